@@ -1,0 +1,88 @@
+"""The ``prunekit`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from prunekit._version import __version__
+from prunekit.errors import PrunekitError
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from prunekit.core.metrics import measure
+    from prunekit.zoo.models import default_example_inputs, model
+
+    net = model(args.name)
+    inputs = default_example_inputs(net, batch_size=args.batch_size)
+    if args.input_size is not None and not isinstance(inputs, dict):
+        inputs = inputs.new_zeros(
+            args.batch_size, *inputs.shape[1:-2], args.input_size, args.input_size
+        ).normal_()
+    metrics = measure(net, inputs, latency=not args.no_latency, threads=args.threads)
+    print(f"model    {args.name}")
+    print(f"params   {metrics.params:,} (buffers {metrics.buffers:,})")
+    print(f"MACs     {metrics.macs:,} ({metrics.macs / 1e9:.3f} GMACs, {metrics.mac_counter})")
+    if metrics.latency is not None:
+        print(f"latency  {metrics.latency}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from prunekit.demo import run_demo
+
+    return run_demo(threads=args.threads)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prunekit",
+        description="Make trained PyTorch networks physically smaller and faster.",
+    )
+    parser.add_argument("--version", action="version", version=f"prunekit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    measure = commands.add_parser(
+        "measure", help="params, MACs and latency of a zoo, torchvision or timm model"
+    )
+    measure.add_argument(
+        "name", help="e.g. efficientnet_lite0, resnet18, timm:vit_tiny_patch16_224"
+    )
+    measure.add_argument("--batch-size", type=int, default=1)
+    measure.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="image side in pixels (default: the model's own)",
+    )
+    measure.add_argument(
+        "--threads", type=int, default=None, help="intra-op threads for latency (default: torch's)"
+    )
+    measure.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
+    measure.set_defaults(func=_measure)
+
+    demo = commands.add_parser("demo", help="the offline end-to-end demonstration")
+    demo.add_argument("--threads", type=int, default=None)
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args))
+    except PrunekitError as exc:
+        print(f"prunekit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("prunekit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Model-agnostic machinery. Nothing here imports prunekit.methods."""

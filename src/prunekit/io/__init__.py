@@ -1,0 +1,1 @@
+"""Saving and loading: safetensors for tensors, JSON for structure, never pickle."""

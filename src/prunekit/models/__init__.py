@@ -1,0 +1,1 @@
+"""Model families: building models by name, and (later) per-family adapters."""
