@@ -2,7 +2,10 @@
 
 from prunekit import zoo
 from prunekit._version import __version__
+from prunekit.api import PruneResult, prune
 from prunekit.core.metrics import Latency, Metrics, Ratios, measure
+from prunekit.core.plan import Plan, PlanError
+from prunekit.core.target import Target
 from prunekit.errors import (
     ConfigError,
     InputError,
@@ -11,18 +14,28 @@ from prunekit.errors import (
     PrunekitError,
     UnknownNameError,
 )
+from prunekit.io.save import load, save
+from prunekit.methods.channel import ChannelConfig
 
 __all__ = [
+    "ChannelConfig",
     "ConfigError",
     "InputError",
     "Latency",
     "Metrics",
     "MissingDependencyError",
     "OfflineError",
+    "Plan",
+    "PlanError",
+    "PruneResult",
     "PrunekitError",
     "Ratios",
+    "Target",
     "UnknownNameError",
     "__version__",
+    "load",
     "measure",
+    "prune",
+    "save",
     "zoo",
 ]

@@ -1,1 +1,1 @@
-"""Placeholder package; filled by later issues."""
+"""The pruning methods, one folder each (config.py + method.py), and the registry api.py uses."""

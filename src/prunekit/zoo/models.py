@@ -68,11 +68,16 @@ def minilm_path() -> Path:
     return Path(package.get_model_path())  # type: ignore[attr-defined]
 
 
-def minilm() -> nn.Module:
-    """sentence-transformers all-MiniLM-L6-v2: a 6-layer BERT (transformers ``BertModel``)."""
-    from transformers import AutoModel
+def minilm(weights: bool = True) -> nn.Module:
+    """sentence-transformers all-MiniLM-L6-v2: a 6-layer BERT (transformers ``BertModel``).
+    ``weights=False`` builds the architecture from its config only."""
+    from transformers import AutoConfig, AutoModel
 
-    model = AutoModel.from_pretrained(str(minilm_path()), local_files_only=True)
+    path = str(minilm_path())
+    if weights:
+        model = AutoModel.from_pretrained(path, local_files_only=True)
+    else:
+        model = AutoModel.from_config(AutoConfig.from_pretrained(path, local_files_only=True))
     model.eval()
     return attach_spec(model, ModelSpec("zoo", "minilm", {}))
 
@@ -107,16 +112,22 @@ def model(name: str, **kwargs: Any) -> nn.Module:
     )
 
 
-def build_from_spec(spec: ModelSpec) -> nn.Module:
-    """Rebuild a model from a recorded spec (zoo, torchvision or timm)."""
+def build_from_spec(spec: ModelSpec, weights: bool = True) -> nn.Module:
+    """Rebuild a model from a recorded spec (zoo, torchvision or timm). ``weights=False``
+    skips pretrained weights (for pk.load, which loads its own)."""
+    kwargs = dict(spec.kwargs)
+    if not weights and "pretrained" in kwargs:
+        kwargs["pretrained"] = False
     if spec.source == "zoo":
         if spec.name not in ZOO_MODELS:
             raise UnknownNameError("zoo model", spec.name, list(ZOO_MODELS))
-        return ZOO_MODELS[spec.name](**spec.kwargs)
+        if spec.name == "minilm" and not weights:
+            kwargs["weights"] = False
+        return attach_spec(ZOO_MODELS[spec.name](**kwargs), spec)
     if spec.source == "torchvision":
-        return build_torchvision(spec.name, **spec.kwargs)
+        return attach_spec(build_torchvision(spec.name, **kwargs), spec)
     if spec.source == "timm":
-        return build_timm(spec.name, **spec.kwargs)
+        return attach_spec(build_timm(spec.name, **kwargs), spec)
     raise PrunekitError(f"model spec source {spec.source!r} is not buildable here")
 
 

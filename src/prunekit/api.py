@@ -1,0 +1,87 @@
+"""``pk.prune``: one entry point for every method, chosen by the config's type."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from prunekit.core.gradients import LossFn
+from prunekit.core.inputs import ExampleInputs, split_inputs
+from prunekit.core.metrics import Metrics, measure
+from prunekit.core.modes import eval_mode
+from prunekit.core.plan import Plan
+from prunekit.errors import InputError
+from prunekit.methods.registry import method_for
+from prunekit.models.spec import ModelSpec, attach_spec, spec_of
+
+
+@dataclass
+class PruneResult:
+    """What ``pk.prune`` returns: the smaller model, its plan and before/after metrics."""
+
+    model: nn.Module
+    plan: Plan
+    before: Metrics
+    after: Metrics
+    config: Any
+    details: dict[str, Any] = field(default_factory=dict)
+    base: ModelSpec | None = None
+
+    def summary(self) -> str:
+        ratio = self.after.ratio(self.before)
+        lines = [
+            f"{type(self.config).__name__}: {len(self.plan)} edits",
+            f"  params {self.before.params:,} -> {self.after.params:,} (kept {ratio.params:.2%})",
+            f"  MACs   {self.before.macs:,} -> {self.after.macs:,} (kept {ratio.macs:.2%})",
+        ]
+        if ratio.speedup is not None:
+            lines.append(
+                f"  latency speedup {ratio.speedup:.2f}x "
+                f"({self.before.latency} -> {self.after.latency})"
+            )
+        skipped = self.details.get("skipped_groups") or []
+        if skipped:
+            lines.append(f"  {len(skipped)} channel groups left whole (see details)")
+        return "\n".join(lines)
+
+
+def prune(
+    model: nn.Module,
+    config: Any,
+    example_inputs: ExampleInputs | None = None,
+    train_data: Iterable[Any] | None = None,
+    val_data: Iterable[Any] | None = None,
+    loss_fn: LossFn | None = None,
+    inplace: bool = False,
+) -> PruneResult:
+    """Prune ``model`` with the method that ``config``'s type names.
+
+    The caller's model is left untouched (a deep copy is pruned) unless ``inplace=True``; each
+    submodule's train/eval mode is restored on the returned model.
+    """
+    if not isinstance(model, nn.Module):
+        raise InputError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
+    if example_inputs is None:
+        raise InputError(
+            "pk.prune needs example_inputs (e.g. torch.randn(1, 3, 224, 224)) to "
+            "trace the model and measure it"
+        )
+    split_inputs(example_inputs)
+    method = method_for(config)
+    modes = {name: module.training for name, module in model.named_modules()}
+    work = model if inplace else copy.deepcopy(model)
+    before = measure(model, example_inputs)
+    with eval_mode(work):
+        outcome = method(work, config, example_inputs, train_data=train_data, loss_fn=loss_fn)
+    pruned = outcome.model
+    for name, module in pruned.named_modules():
+        module.training = modes.get(name, module.training)
+    base = spec_of(model)
+    if base is not None:
+        attach_spec(pruned, base)
+    after = measure(pruned, example_inputs)
+    return PruneResult(pruned, outcome.plan, before, after, config, outcome.details, base)

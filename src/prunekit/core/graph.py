@@ -1,0 +1,402 @@
+"""Channel groups: sets of coupled (module, dimension, indices) that must be pruned together.
+
+Built on torch-pruning's DependencyGraph; this is the only file that imports torch_pruning.
+Known torch-pruning defects are guarded here: every call gets fresh list/dict arguments (its
+mutable defaults leak state between instances), tracing errors are turned into a PrunekitError
+naming the model, and groups that would change the model's outputs are left out.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from prunekit.core.inputs import ExampleInputs, call_model, split_inputs
+from prunekit.core.modes import eval_mode
+from prunekit.core.surgery import dim_size
+from prunekit.errors import InputError, PrunekitError
+
+PRUNABLE_ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+# Members whose output depends on how many channels there are (statistics over the channel
+# dimension, attention's 1/sqrt(head_dim)): removing zeroed channels changes them by design.
+_NORMALISING = (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm, nn.MultiheadAttention)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One coupled slice: ``indices`` of dimension ``dim`` ("out", "in", or a parameter axis)
+    of the module or parameter at ``path``, listed in the order of the group's root channels."""
+
+    path: str
+    dim: str
+    indices: tuple[int, ...]
+    is_parameter: bool = False
+
+
+@dataclass
+class ChannelGroup:
+    """Coupled channels: removing root channel i removes ``member.indices[j]`` of every member
+    whose root index is i. ``step`` is the granularity a kept count must be a multiple of."""
+
+    root: str
+    size: int
+    members: tuple[Member, ...]
+    step: int = 1
+    channel_groups: int = 1
+    normalising: tuple[str, ...] = ()
+    _tp_group: Any = field(default=None, repr=False, compare=False)
+    _root_of: tuple[tuple[int, ...], ...] = field(default=(), repr=False, compare=False)
+
+    def details(self) -> str:
+        lines = [f"group rooted at {self.root} ({self.size} channels, step {self.step})"]
+        for member in self.members:
+            lines.append(f"  {member.path} [{member.dim}] {len(member.indices)} indices")
+        return "\n".join(lines)
+
+    def member_removals(self, root_indices: Collection[int]) -> list[tuple[Member, list[int]]]:
+        """For each member, its local indices that belong to the given root channels."""
+        chosen = set(root_indices)
+        out = []
+        for member, roots in zip(self.members, self._root_of, strict=True):
+            local = sorted({i for i, r in zip(member.indices, roots, strict=True) if r in chosen})
+            if local:
+                out.append((member, local))
+        return out
+
+
+class ChannelGraph:
+    """Dependency analysis of one model: its channel groups, found by tracing ``example_inputs``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        example_inputs: ExampleInputs,
+        ignore: Collection[nn.Module] = (),
+    ) -> None:
+        import torch_pruning as tp
+
+        self.model = model
+        self._names = {module: name for name, module in model.named_modules()}
+        self._param_names = {param: name for name, param in model.named_parameters()}
+        args, kwargs = split_inputs(example_inputs)
+        inputs: Any = kwargs if kwargs else (args[0] if len(args) == 1 else list(args))
+        self._opaque: set[Any] = set()  # pseudo-op nodes whose index mapping failed
+        with (
+            eval_mode(model),
+            torch.enable_grad(),
+            warnings.catch_warnings(),
+            _guarded_index_mapping(self._opaque),
+        ):
+            warnings.simplefilter("ignore")
+            call_model(model, example_inputs)  # a clear InputError before tracing
+            try:
+                self._dg = tp.DependencyGraph().build_dependency(
+                    model,
+                    example_inputs=inputs,
+                    ignored_layers=list(ignore),
+                    unwrapped_parameters=[],
+                    customized_pruners={},
+                    verbose=False,
+                )
+            except InputError:
+                raise
+            except Exception as exc:
+                raise PrunekitError(
+                    f"could not trace {type(model).__name__} for dependency analysis: "
+                    f"{type(exc).__name__}: {exc}; fix: make the forward pass traceable by "
+                    "autograd, or ignore the modules involved"
+                ) from exc
+            self._output_modules = _modules_feeding_outputs(model, example_inputs)
+        self._ignore = list(ignore)
+        self.skipped: list[tuple[str, str]] = []  # (group root, why it cannot be pruned)
+
+    def groups(self) -> list[ChannelGroup]:
+        """Every prunable group, excluding those that would change the model's output shape."""
+        found = []
+        # The graph does not change while groups are listed: map indices once, not per group
+        # (torch-pruning recomputes every mapping for every group: minutes on DenseNet-201).
+        with _index_mapping_frozen(), _bounded_flatten_mapping(_mapping_limit(self.model)):
+            for tp_group in self._tp_groups():
+                group = self._convert(tp_group)
+                if group is not None:
+                    found.append(group)
+        return found
+
+    def _tp_groups(self) -> Iterator[Any]:
+        """torch-pruning's get_all_groups, one root at a time, so that a root whose analysis
+        fails is skipped with its reason instead of ending the whole listing."""
+        ignored = set(self._ignore)
+        visited: set[Any] = set()
+        for module in list(self._dg.module2node):
+            if module in ignored or module in visited or not isinstance(module, PRUNABLE_ROOTS):
+                continue
+            pruner = self._dg.get_pruner_of_module(module)
+            channels = None if pruner is None else pruner.get_out_channels(module)
+            if channels is None:
+                continue
+            try:
+                tp_group = self._dg.get_pruning_group(
+                    module, pruner.prune_out_channels, list(range(channels))
+                )
+            except Exception as exc:  # torch-pruning's own failure on this coupling
+                self.skipped.append(
+                    (
+                        self._names.get(module, "?"),
+                        f"dependency analysis failed: {type(exc).__name__}",
+                    )
+                )
+                continue
+            outs = [
+                item.dep.target.module
+                for item in tp_group.items
+                if self._dg.is_out_channel_pruning_fn(item.dep.handler)
+            ]
+            visited.update(outs)
+            if not ignored.intersection(outs):
+                yield tp_group
+
+    def _convert(self, tp_group: Any) -> ChannelGroup | None:
+        import torch_pruning as tp
+
+        members: list[Member] = []
+        roots: list[tuple[int, ...]] = []
+        channel_groups, step = 1, 1
+        normalising: list[str] = []
+        root_module = tp_group[0].dep.target.module
+        size = len(tp_group[0].idxs)
+        for item in tp_group.items:
+            dep, idxs, root_idxs = item.dep, item.idxs, item.root_idxs
+            node = dep.target
+            if node in self._opaque or dep.source in self._opaque:
+                self.skipped.append(
+                    (
+                        self._names.get(root_module, "?"),
+                        f"passes through an operation whose channel mapping is "
+                        f"unknown ({node.name})",
+                    )
+                )
+                return None
+            target = node.module
+            if node.type == tp.ops.OPTYPE.PARAMETER:
+                path = self._param_names.get(target)
+                if path is None:
+                    return None
+                members.append(Member(path, str(node.pruning_dim), _local(idxs), is_parameter=True))
+                roots.append(_local(root_idxs))
+                continue
+            if not isinstance(target, nn.Module) or target not in self._names:
+                continue  # pseudo-ops (add, cat, reshape): nothing to slice
+            path = self._names[target]
+            is_out = self._dg.is_out_channel_pruning_fn(dep.handler)
+            if is_out and target in self._output_modules:
+                return None  # would change the model's output
+            dim = "out" if is_out else "in"
+            if _is_grouped(target):
+                channel_groups = math.lcm(channel_groups, target.groups)
+            if isinstance(target, nn.MultiheadAttention):
+                step = math.lcm(step, target.num_heads)
+            if isinstance(target, nn.GroupNorm):
+                step = math.lcm(step, target.num_groups)
+            if isinstance(target, _NORMALISING):
+                normalising.append(path)
+            local = _local(idxs)
+            if local and not 0 <= min(local) <= max(local) < _dim_size(target, dim):
+                self.skipped.append(
+                    (self._names.get(root_module, "?"), f"index mapping out of range for {path}")
+                )
+                return None
+            members.append(Member(path, dim, local))
+            roots.append(_local(root_idxs))
+        if not members:
+            return None
+        step = math.lcm(step, channel_groups)
+        return ChannelGroup(
+            root=self._names.get(root_module, "?"),
+            size=size,
+            members=tuple(members),
+            step=step,
+            channel_groups=channel_groups,
+            normalising=tuple(dict.fromkeys(normalising)),
+            _tp_group=tp_group,
+            _root_of=tuple(roots),
+        )
+
+
+_MAPPERS = (
+    "update_concat_index_mapping",
+    "update_split_index_mapping",
+    "update_reshape_index_mapping",
+    "update_unbind_index_mapping",
+    "update_expand_index_mapping",
+    "update_slice_index_mapping",
+)
+
+
+@contextmanager
+def _guarded_index_mapping(opaque: set[Any]) -> Iterator[None]:
+    """torch-pruning raises on some reshapes (ShuffleNet's channel shuffle, Swin's windows).
+    Such an op becomes opaque: every group through it is left whole instead of failing."""
+    from torch_pruning.dependency import index_mapping
+
+    originals = {name: getattr(index_mapping, name) for name in _MAPPERS}
+
+    def guarded(original: Any) -> Any:
+        def run(graph: Any, node: Any) -> None:
+            if node in opaque:
+                return
+            try:
+                original(graph, node)
+            except Exception:
+                opaque.add(node)
+
+        return run
+
+    for name, original in originals.items():
+        setattr(index_mapping, name, guarded(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(index_mapping, name, original)
+
+
+@contextmanager
+def _index_mapping_frozen() -> Iterator[None]:
+    from torch_pruning.dependency import graph as tp_graph
+
+    module = tp_graph.index_mapping
+    tp_graph.index_mapping = _FrozenMapping(module)
+    try:
+        yield
+    finally:
+        tp_graph.index_mapping = module
+
+
+class _MappingTooLargeError(PrunekitError):
+    """An index mapping grew past any real layer width (torch-pruning loops on some graphs)."""
+
+
+def _mapping_limit(model: nn.Module) -> int:
+    """No real coupling maps a channel set to more indices than the widest layer has."""
+    widest = 0
+    for module in model.modules():
+        for dim in ("out", "in"):
+            with suppress(PrunekitError):
+                widest = max(widest, dim_size(module, dim))
+    return 4 * max(widest, 4096)
+
+
+@contextmanager
+def _bounded_flatten_mapping(limit: int) -> Iterator[None]:
+    from torch_pruning.dependency import index_mapping
+
+    mapping = index_mapping._FlattenIndexMapping
+    original = mapping.__call__
+
+    def bounded(self: Any, idxs: Any) -> Any:
+        if len(idxs) * max(1, int(getattr(self, "_stride", 1))) > limit:
+            raise _MappingTooLargeError(f"index mapping would grow past {limit} entries")
+        return original(self, idxs)
+
+    mapping.__call__ = bounded
+    try:
+        yield
+    finally:
+        mapping.__call__ = original
+
+
+class _FrozenMapping:
+    """Stands in for torch-pruning's index_mapping module with a no-op update."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def update_index_mapping(self, graph: Any) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+
+def _is_grouped(module: nn.Module) -> bool:
+    """A grouped convolution that is not depthwise: its groups must stay balanced."""
+    return isinstance(module, nn.modules.conv._ConvNd) and 1 < module.groups != module.in_channels
+
+
+def _dim_size(module: nn.Module, dim: str) -> int:
+    try:
+        return dim_size(module, dim)
+    except PrunekitError:
+        return 1 << 62  # a module the slicers do not know: reported when it is sliced
+
+
+def _local(idxs: Any) -> tuple[int, ...]:
+    return tuple(int(i) for i in idxs)
+
+
+def _modules_feeding_outputs(model: nn.Module, example_inputs: ExampleInputs) -> set[nn.Module]:
+    """Modules whose output reaches a model output through parameter-free operations only:
+    their output channels are the model's output channels, so they are never pruned."""
+    owner: dict[Any, nn.Module] = {}
+
+    def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
+        for tensor in _tensors(output):
+            if tensor.grad_fn is not None:
+                owner.setdefault(tensor.grad_fn, module)
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with torch.enable_grad():
+            outputs = call_model(model, example_inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    found: set[nn.Module] = set()
+    stack = [t.grad_fn for t in _tensors(outputs) if t.grad_fn is not None]
+    if not stack and any(p.requires_grad for p in model.parameters()):
+        raise PrunekitError(
+            f"the outputs of {type(model).__name__} are not connected to its parameters by "
+            "autograd (a .detach(), .numpy(), .item() or torch.no_grad() inside forward); "
+            "prunekit traces models through autograd, so fix: keep forward differentiable"
+        )
+    seen: set[Any] = set()
+    while stack:
+        fn = stack.pop()
+        if fn in seen:
+            continue
+        seen.add(fn)
+        if fn in owner:
+            found.add(owner[fn])
+            if not _is_parametric(owner[fn]):
+                stack.extend(f for f, _ in fn.next_functions if f is not None)
+            continue
+        stack.extend(f for f, _ in fn.next_functions if f is not None)
+    return found
+
+
+def _is_parametric(module: nn.Module) -> bool:
+    """Layers that mix channels (their output channels are their own): conv, linear, embedding."""
+    return isinstance(
+        module, nn.modules.conv._ConvNd | nn.Linear | nn.Embedding | nn.MultiheadAttention
+    )
+
+
+def _tensors(value: Any) -> Iterator[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _tensors(item)
+    elif hasattr(value, "to_tuple"):  # transformers ModelOutput
+        yield from _tensors(value.to_tuple())

@@ -1,0 +1,42 @@
+"""The equivalence invariant: channels whose every reader ignores them can be removed without
+changing the outputs. Used by the zoo-wide tests and by ``verify=True`` pruning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from prunekit.core.graph import ChannelGroup
+from prunekit.core.surgery import get_module, is_intra_coupled
+
+_CONV = nn.modules.conv._ConvNd
+
+
+@torch.no_grad()
+def zero_readers(model: nn.Module, group: ChannelGroup, root_indices: Sequence[int]) -> None:
+    """Zero the weights that read the given root channels, in every consumer of the group."""
+    for member, local in group.member_removals(root_indices):
+        if member.dim != "in" or member.is_parameter:
+            continue
+        module = get_module(model, member.path)
+        if is_intra_coupled(module):
+            continue  # it only passes the channel on; its own readers are zeroed
+        if isinstance(module, nn.Linear):
+            module.weight[:, local] = 0
+        elif isinstance(module, _CONV) and not module.transposed:
+            in_pg = module.in_channels // module.groups
+            out_pg = module.out_channels // module.groups
+            for channel in local:
+                g = channel // in_pg
+                module.weight[g * out_pg : (g + 1) * out_pg, channel % in_pg] = 0
+        elif isinstance(module, _CONV):
+            module.weight[local] = 0
+        else:
+            raise NotImplementedError(f"zeroing readers of {type(module).__name__}")
+
+
+def relative_error(reference: torch.Tensor, other: torch.Tensor) -> float:
+    scale = reference.abs().max().clamp_min(1e-12)
+    return float((reference - other).abs().max() / scale)

@@ -1,0 +1,100 @@
+"""``pk.save`` and ``pk.load``: safetensors for tensors, JSON for structure, no pickle."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from prunekit.core.plan import Plan
+from prunekit.errors import PrunekitError
+from prunekit.io.atomic import atomic_path, write_json, write_text
+from prunekit.io.format import (
+    BASE,
+    PLAN,
+    WEIGHTS,
+    SaveFormatError,
+    base_json,
+    parse_base,
+    read_json,
+)
+from prunekit.models.spec import ModelSpec, attach_spec, spec_of
+
+BaseFactory = Callable[[], nn.Module]
+
+
+def save(
+    result: Any,
+    directory: str | os.PathLike[str],
+    plan: Plan | None = None,
+    base: ModelSpec | None = None,
+) -> Path:
+    """Write ``weights.safetensors``, ``plan.json`` and ``base.json`` into ``directory``.
+
+    ``result`` is a ``PruneResult`` or a model (then pass ``plan``; an unpruned model saves an
+    empty plan). Each file is written atomically: a crash leaves the previous save intact.
+    """
+    model = getattr(result, "model", result)
+    if not isinstance(model, nn.Module):
+        raise PrunekitError(
+            f"pk.save expects a PruneResult or nn.Module, got {type(result).__name__}"
+        )
+    plan = plan or getattr(result, "plan", None) or Plan()
+    base = base or getattr(result, "base", None) or spec_of(model)
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_model(model, str(tmp), metadata={"format": "prunekit.weights"})
+    write_text(out / PLAN, plan.dumps() + "\n")
+    write_json(out / BASE, base_json(base))
+    return out
+
+
+def load(
+    directory: str | os.PathLike[str],
+    base: BaseFactory | nn.Module | None = None,
+    device: str = "cpu",
+) -> nn.Module:
+    """Rebuild the base model (from base.json, or ``base``), replay the plan, load the weights
+    strictly. ``base`` is a factory (or a fresh module) for user-defined architectures."""
+    from prunekit.zoo.models import build_from_spec
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise SaveFormatError(f"{root} is not a directory written by pk.save")
+    spec = parse_base(read_json(root / BASE), root / BASE)
+    plan = Plan.from_json(read_json(root / PLAN))
+    if base is not None:
+        model = base() if callable(base) and not isinstance(base, nn.Module) else base
+        if not isinstance(model, nn.Module):
+            raise PrunekitError(
+                "pk.load(base=...) must be an nn.Module or a function returning one"
+            )
+    elif spec is not None:
+        model = build_from_spec(spec, weights=False)
+    else:
+        raise SaveFormatError(
+            f"{root / BASE} does not say how to rebuild the model (it was "
+            "saved from a user-defined model); fix: pk.load(path, base=factory)"
+        )
+    plan.apply(model)
+    weights = root / WEIGHTS
+    if not weights.is_file():
+        raise SaveFormatError(f"{weights} is missing")
+    try:
+        load_model(model, str(weights), strict=True, device=device)
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        reason = str(exc) if len(str(exc)) < 300 else str(exc)[:300] + " ..."
+        raise SaveFormatError(
+            f"{weights} could not be loaded into the rebuilt model: {reason}; "
+            "the file is truncated or corrupted, or belongs to another "
+            "model"
+        ) from exc
+    if spec is not None:
+        attach_spec(model, spec)
+    return model.eval()

@@ -1,0 +1,24 @@
+"""Config type -> method: the one place that knows every method (PEFT-style registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prunekit.errors import ConfigError
+from prunekit.methods.channel.config import ChannelConfig
+from prunekit.methods.channel.method import prune_channels
+
+Method = Callable[..., Any]
+
+METHODS: dict[type, Method] = {
+    ChannelConfig: prune_channels,
+}
+
+
+def method_for(config: object) -> Method:
+    for config_type, method in METHODS.items():
+        if type(config) is config_type:
+            return method
+    known = ", ".join(f"pk.{t.__name__}" for t in METHODS)
+    raise ConfigError(f"config is a {type(config).__name__}; expected one of {known}")

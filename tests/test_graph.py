@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import prunekit as pk
+from prunekit.core.graph import ChannelGraph
+from tests.nets import ConcatNet, ResidualNet
+
+
+def _by_root(graph: ChannelGraph) -> dict[str, object]:
+    return {g.root: g for g in graph.groups()}
+
+
+def test_concat_offsets_map_back_to_root_channels() -> None:
+    groups = _by_root(ChannelGraph(ConcatNet(), torch.randn(1, 3, 8, 8)))
+    b = groups["b"]
+    reader = next(m for m in b.members if m.path == "c" and m.dim == "in")  # type: ignore[attr-defined]
+    assert reader.indices == tuple(range(8, 20))  # after a's 8 channels
+    removals = dict((m.path, loc) for m, loc in b.member_removals([0, 11]))  # type: ignore[attr-defined]
+    assert removals["b"] == [0, 11] and removals["c"] == [8, 19] and removals["bn"] == [8, 19]
+
+
+def test_output_layer_is_never_a_pruning_target() -> None:
+    for net in (ConcatNet(), ResidualNet()):
+        groups = ChannelGraph(net, torch.randn(1, 3, 8, 8)).groups()
+        outs = {m.path for g in groups for m in g.members if m.dim == "out"}
+        assert "head" not in outs
+
+
+def test_residual_and_grouped_couplings() -> None:
+    groups = ChannelGraph(ResidualNet(), torch.randn(1, 3, 8, 8)).groups()
+    residual = next(g for g in groups if any(m.path == "stem" for m in g.members))
+    assert {m.path for m in residual.members} >= {"stem", "bn0", "conv1", "conv2", "bn2"}
+    grouped = next(g for g in groups if g.root == "conv1")
+    assert grouped.channel_groups == 4 and grouped.step == 4
+
+
+def test_untraceable_model_is_a_clear_error() -> None:
+    class Untraceable(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(self.fc(x).detach().numpy())  # leaves autograd
+
+    with pytest.raises(pk.PrunekitError, match="Untraceable"):
+        ChannelGraph(Untraceable(), torch.randn(1, 4))
+
+
+def test_inputs_that_do_not_fit_are_named() -> None:
+    with pytest.raises(pk.InputError, match=r"\(1, 5\) float32"):
+        ChannelGraph(nn.Linear(4, 2), torch.randn(1, 5))
