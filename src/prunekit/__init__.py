@@ -14,8 +14,12 @@ from prunekit.errors import (
     PrunekitError,
     UnknownNameError,
 )
+from prunekit.io.onnx import export_onnx
 from prunekit.io.save import load, save
 from prunekit.methods.channel import ChannelConfig
+from prunekit.models import rules as _rules
+
+_rules.register()
 
 __all__ = [
     "ChannelConfig",
@@ -33,6 +37,7 @@ __all__ = [
     "Target",
     "UnknownNameError",
     "__version__",
+    "export_onnx",
     "load",
     "measure",
     "prune",

@@ -83,3 +83,16 @@ def model_dtype(model: nn.Module) -> torch.dtype:
         if tensor.is_floating_point():
             return tensor.dtype
     return torch.float32
+
+
+def primary_output(output: Any) -> torch.Tensor:
+    """The first tensor of a model's output (a tensor, a tuple, a dict or a ModelOutput)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if hasattr(output, "to_tuple"):
+        output = output.to_tuple()
+    if isinstance(output, Mapping):
+        output = list(output.values())
+    if isinstance(output, Sequence) and output:
+        return primary_output(output[0])
+    raise InputError(f"cannot find a tensor in the model output of type {type(output).__name__}")

@@ -8,10 +8,11 @@ pruned model, and every edit is checked against the model it is applied to.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
 from prunekit.core.surgery import dim_size, get_module, slice_module, slice_parameter
@@ -138,11 +139,54 @@ class ParameterEdit:
         return cls(_path(data, where), axis, keep)
 
 
-Edit = ChannelEdit | ParameterEdit
-EDIT_TYPES: dict[str, type[ChannelEdit] | type[ParameterEdit]] = {
+Scalar = int | float | str | bool
+
+
+@dataclass(frozen=True)
+class AttrEdit:
+    """Set a plain attribute (a head count, a hidden size) that the new shapes imply."""
+
+    op: ClassVar[str] = "attribute"
+    path: str
+    name: str
+    value: Scalar
+
+    def apply(self, model: nn.Module, where: str) -> None:
+        module = get_module(model, self.path)
+        old = getattr(module, self.name, None)
+        if (
+            old is None
+            or isinstance(old, nn.Module | torch.Tensor)
+            or type(old) is not type(self.value)
+        ):
+            raise PlanError(
+                f"{where}: {self.path or 'the model'} has no plain "
+                f"{type(self.value).__name__} attribute {self.name!r}"
+            )
+        setattr(module, self.name, self.value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.op, "path": self.path, "name": self.name, "value": self.value}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str) -> AttrEdit:
+        _fields(data, {"op", "path", "name", "value"}, where)
+        name, value = data.get("name"), data.get("value")
+        if not isinstance(name, str) or not isinstance(value, int | float | str | bool):
+            raise PlanError(f"{where}: 'name' must be a string and 'value' a plain scalar")
+        return cls(_path(data, where), name, value)
+
+
+Edit = ChannelEdit | ParameterEdit | AttrEdit
+EDIT_TYPES: dict[str, Any] = {
     ChannelEdit.op: ChannelEdit,
     ParameterEdit.op: ParameterEdit,
+    AttrEdit.op: AttrEdit,
 }
+
+# Rules that derive attribute edits from a model's shapes (registered by prunekit.models).
+AttributeRule = Callable[[nn.Module], list[AttrEdit]]
+ATTRIBUTE_RULES: list[AttributeRule] = []
 
 
 @dataclass
@@ -152,8 +196,15 @@ class Plan:
     edits: list[Edit] = field(default_factory=list)
 
     def apply(self, model: nn.Module) -> nn.Module:
+        """Replay every edit on ``model``. Attribute updates that the new shapes imply (such as
+        torchvision ViT's ``hidden_dim``) are applied too and appended to the plan, so a saved
+        plan lists them and its replay needs no rule."""
         for number, edit in enumerate(self.edits):
             edit.apply(model, f"plan edit {number} ({edit.op})")
+        for rule in ATTRIBUTE_RULES:
+            for edit in rule(model):
+                edit.apply(model, f"plan edit {len(self.edits)} ({edit.op})")
+                self.edits.append(edit)
         return model
 
     def extend(self, edits: Iterable[Edit]) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from prunekit.core.graph import ChannelGroup
+from prunekit.core.plan import Edit, channel_edits
 
 
 def max_removable(group: ChannelGroup, round_to: int = 1) -> int:
@@ -42,3 +44,14 @@ def lowest(group: ChannelGroup, scores: torch.Tensor, count: int) -> list[int]:
         positions = torch.argsort(by_position, stable=True)[: count // cg].tolist()
         return sorted(p + g * per for g in range(cg) for p in positions)
     return sorted(torch.argsort(scores, stable=True)[:count].tolist())
+
+
+def group_edits(
+    model: nn.Module, groups: list[ChannelGroup], removal: dict[int, list[int]]
+) -> list[Edit]:
+    """Plan edits removing, for each group position, the given root channels."""
+    items = []
+    for position, roots in removal.items():
+        for member, local in groups[position].member_removals(roots):
+            items.append((member.path, member.dim, local, member.is_parameter))
+    return channel_edits(model, items)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, save_model
 from torch import nn
 
 from prunekit.core.plan import Plan
@@ -87,7 +89,7 @@ def load(
     if not weights.is_file():
         raise SaveFormatError(f"{weights} is missing")
     try:
-        load_model(model, str(weights), strict=True, device=device)
+        _load_weights(model, weights, device)
     except (SafetensorError, OSError, RuntimeError) as exc:
         reason = str(exc) if len(str(exc)) < 300 else str(exc)[:300] + " ..."
         raise SaveFormatError(
@@ -98,3 +100,21 @@ def load(
     if spec is not None:
         attach_spec(model, spec)
     return model.eval()
+
+
+def _load_weights(model: nn.Module, weights: Path, device: str) -> None:
+    """Strict load that keeps the module's state-dict metadata (some modules check its version)
+    and restores tied tensors, which safetensors stores once."""
+    stored = load_file(str(weights), device=device)
+    expected = model.state_dict()
+    by_storage: dict[tuple[int, tuple[int, ...]], str] = {}
+    for name, tensor in expected.items():
+        if name in stored and tensor.numel() > 0:
+            by_storage.setdefault((tensor.data_ptr(), tuple(tensor.shape)), name)
+    state: OrderedDict[str, torch.Tensor] = OrderedDict(stored)
+    for name, tensor in expected.items():
+        alias = by_storage.get((tensor.data_ptr(), tuple(tensor.shape)))
+        if name not in state and alias is not None and tensor.numel() > 0:
+            state[name] = stored[alias]
+    state._metadata = getattr(expected, "_metadata", None)  # type: ignore[attr-defined]
+    model.load_state_dict(state, strict=True)

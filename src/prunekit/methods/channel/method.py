@@ -15,14 +15,16 @@ from prunekit.core.budget import search_level
 from prunekit.core.gradients import LossFn, accumulate_gradients
 from prunekit.core.graph import ChannelGraph, ChannelGroup
 from prunekit.core.importance import group_scores
-from prunekit.core.inputs import ExampleInputs, call_model
+from prunekit.core.inputs import ExampleInputs, call_model, primary_output
 from prunekit.core.metrics import count_macs, count_params
-from prunekit.core.plan import Edit, Plan, channel_edits
+from prunekit.core.plan import Plan
+from prunekit.core.screen import screen
+from prunekit.core.selection import group_edits
 from prunekit.core.surgery import get_module
 from prunekit.core.verify import relative_error, zero_readers
 from prunekit.errors import ConfigError, PrunekitError
 from prunekit.methods.channel.config import ChannelConfig
-from prunekit.methods.channel.ranking import Removal, global_removal, local_removal
+from prunekit.methods.channel.ranking import global_removal, local_removal
 
 VERIFY_TOLERANCE = 1e-4
 
@@ -70,6 +72,12 @@ def prune_channels(
             scores.append(score)
     if config.importance == "taylor":
         model.zero_grad(set_to_none=True)
+    if config.verify:
+        checked, failed = screen(model, scored, example_inputs, config.seed)
+        skipped.extend(failed)
+        kept = {id(g) for g in checked}
+        scores = [s for g, s in zip(scored, scores, strict=True) if id(g) in kept]
+        scored = checked
     if not scored:
         raise PrunekitError(
             f"{type(model).__name__} has no prunable channel group "
@@ -78,19 +86,19 @@ def prune_channels(
     rank = global_removal if config.scope == "global" else local_removal
     baseline = _fractions_base(model, example_inputs, config)
 
-    def removal_at(level: float) -> Removal:
+    def removal_at(level: float) -> dict[int, list[int]]:
         return rank(scored, scores, level, config.max_fraction, config.round_to)
 
     def evaluate(level: float) -> dict[str, float]:
         trial = copy.deepcopy(model)
-        Plan(_edits(model, scored, removal_at(level))).apply(trial)
+        Plan(group_edits(model, scored, removal_at(level))).apply(trial)
         return _fractions(trial, example_inputs, config, baseline)
 
     result = search_level(evaluate, _targets(config), config.tolerance)
     removal = removal_at(result.level)
     if config.verify:
         _verify(model, scored, removal, example_inputs)
-    plan = Plan(_edits(model, scored, removal))
+    plan = Plan(group_edits(model, scored, removal))
     plan.apply(model)
     details = {
         "level": result.level,
@@ -126,14 +134,6 @@ def _fractions(
     return out
 
 
-def _edits(model: nn.Module, groups: list[ChannelGroup], removal: Removal) -> list[Edit]:
-    items = []
-    for position, roots in removal.items():
-        for member, local in groups[position].member_removals(roots):
-            items.append((member.path, member.dim, local, member.is_parameter))
-    return channel_edits(model, items)
-
-
 def _ignored(model: nn.Module, group: ChannelGroup, ignore: tuple[Any, ...]) -> str:
     for member in group.members:
         if member.is_parameter:
@@ -151,7 +151,10 @@ def _ignored(model: nn.Module, group: ChannelGroup, ignore: tuple[Any, ...]) -> 
 
 @torch.no_grad()
 def _verify(
-    model: nn.Module, groups: list[ChannelGroup], removal: Removal, inputs: ExampleInputs
+    model: nn.Module,
+    groups: list[ChannelGroup],
+    removal: dict[int, list[int]],
+    inputs: ExampleInputs,
 ) -> None:
     """Zeroing the readers of the removed channels and removing them must agree (on groups
     without a normalisation over the pruned dimension). A disagreement means the dependency
@@ -162,26 +165,14 @@ def _verify(
     zeroed, pruned = copy.deepcopy(model), copy.deepcopy(model)
     for position, roots in exact.items():
         zero_readers(zeroed, groups[position], roots)
-    Plan(_edits(model, groups, exact)).apply(pruned)
+    Plan(group_edits(model, groups, exact)).apply(pruned)
     zeroed.eval()
     pruned.eval()
-    reference = _first_tensor(call_model(zeroed, inputs))
-    error = relative_error(reference, _first_tensor(call_model(pruned, inputs)))
+    reference = primary_output(call_model(zeroed, inputs))
+    error = relative_error(reference, primary_output(call_model(pruned, inputs)))
     if error > VERIFY_TOLERANCE:
         raise PrunekitError(
             f"pruning {type(model).__name__} failed the equivalence check (relative error "
             f"{error:.2e}): the dependency analysis coupled some channels wrongly. Fix: ignore "
             "the modules involved (ChannelConfig(ignore=[...])) and report the model"
         )
-
-
-def _first_tensor(output: Any) -> torch.Tensor:
-    if isinstance(output, torch.Tensor):
-        return output.float()
-    if hasattr(output, "to_tuple"):
-        output = output.to_tuple()
-    if isinstance(output, dict):
-        output = list(output.values())
-    if isinstance(output, list | tuple) and output:
-        return _first_tensor(output[0])
-    raise PrunekitError(f"cannot compare model outputs of type {type(output).__name__}")

@@ -1,0 +1,111 @@
+"""Screen channel groups before pruning: each must survive a trial removal.
+
+A trial removes half of every group's channels (random, seeded). It must run, keep the output
+shape, and, for groups without normalisation over the pruned dimension, give exactly the outputs
+of the model whose readers of those channels are zeroed. When the trial fails, the groups are
+halved until the failing ones are found; those are left whole, with the reason. This is what
+keeps a wrong dependency analysis (of torch-pruning or of a custom layer) from ever producing a
+silently wrong model.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from prunekit.core.graph import ChannelGroup
+from prunekit.core.inputs import ExampleInputs, call_model, primary_output
+from prunekit.core.plan import Plan
+from prunekit.core.selection import group_edits, lowest, removal_count
+from prunekit.core.verify import relative_error, zero_readers
+from prunekit.errors import PrunekitError
+
+TOLERANCE = 1e-4
+
+
+def trial_removal(groups: Sequence[ChannelGroup], seed: int = 0) -> dict[int, list[int]]:
+    generator = torch.Generator().manual_seed(seed)
+    removal = {}
+    for i, group in enumerate(groups):
+        scores = torch.rand(group.size, generator=generator)
+        chosen = lowest(group, scores, removal_count(group, 0.5))
+        if chosen:
+            removal[i] = chosen
+    return removal
+
+
+@torch.no_grad()
+def passes(
+    model: nn.Module,
+    groups: Sequence[ChannelGroup],
+    removal: dict[int, list[int]],
+    inputs: ExampleInputs,
+    reference_shape: torch.Size,
+) -> str:
+    """'' when removing ``removal`` is sound, else why not."""
+    reason = _runs(model, groups, removal, inputs, reference_shape)
+    if reason:
+        return reason
+    exact = {p: r for p, r in removal.items() if not groups[p].normalising}
+    if not exact:
+        return ""
+    zeroed, pruned = copy.deepcopy(model).eval(), copy.deepcopy(model).eval()
+    for position, roots in exact.items():
+        zero_readers(zeroed, groups[position], roots)
+    Plan(group_edits(model, list(groups), exact)).apply(pruned)
+    error = relative_error(
+        primary_output(call_model(zeroed, inputs)).float(),
+        primary_output(call_model(pruned, inputs)).float(),
+    )
+    if error > TOLERANCE:
+        return f"removing zeroed channels changes the outputs (relative error {error:.1e})"
+    return ""
+
+
+def _runs(
+    model: nn.Module,
+    groups: Sequence[ChannelGroup],
+    removal: dict[int, list[int]],
+    inputs: ExampleInputs,
+    reference_shape: torch.Size,
+) -> str:
+    try:
+        pruned = copy.deepcopy(model)
+        Plan(group_edits(model, list(groups), removal)).apply(pruned)
+        output = primary_output(call_model(pruned.eval(), inputs))
+    except (PrunekitError, RuntimeError, ValueError, IndexError, TypeError) as exc:
+        return f"the pruned model fails: {type(exc).__name__}: {str(exc)[:120]}"
+    if output.shape != reference_shape:
+        return f"the output shape changes to {tuple(output.shape)}"
+    return ""
+
+
+def screen(
+    model: nn.Module, groups: list[ChannelGroup], inputs: ExampleInputs, seed: int = 0
+) -> tuple[list[ChannelGroup], list[tuple[str, str]]]:
+    """The groups that pass the trial, and (root, reason) for those that do not."""
+    with torch.no_grad():
+        reference = primary_output(call_model(model.eval(), inputs)).shape
+    removal = trial_removal(groups, seed)
+    bad: list[tuple[str, str]] = []
+
+    def search(positions: list[int]) -> None:
+        subset = {p: removal[p] for p in positions if p in removal}
+        if not subset:
+            return
+        reason = passes(model, groups, subset, inputs, reference)
+        if not reason:
+            return
+        if len(positions) == 1:
+            bad.append((groups[positions[0]].root, f"failed the trial removal: {reason}"))
+            return
+        half = len(positions) // 2
+        search(positions[:half])
+        search(positions[half:])
+
+    search(list(range(len(groups))))
+    failed = {root for root, _ in bad}
+    return [g for g in groups if g.root not in failed], bad

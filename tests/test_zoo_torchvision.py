@@ -1,0 +1,46 @@
+"""The zoo-wide invariant on every torchvision classification model (see tests/zoo_check.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+import prunekit as pk
+from tests.zoo_check import EXACT_TOLERANCE, check_model
+
+ALL = torchvision.models.list_models(module=torchvision.models)
+FAST = {
+    "resnet18",
+    "mobilenet_v3_small",
+    "squeezenet1_1",
+    "shufflenet_v2_x0_5",
+    "regnet_x_400mf",
+    "efficientnet_b0",
+    "mnasnet0_5",
+    "googlenet",
+}
+NATIVE_224 = ("vit_", "swin_", "maxvit_")
+
+
+def _size(name: str) -> int:
+    if name.startswith(NATIVE_224):
+        return 224
+    return 96 if name in ("inception_v3", "googlenet") else 64
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=() if n in FAST else pytest.mark.slow) for n in ALL]
+)
+def test_torchvision_model_keeps_the_invariant(name: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = pk.zoo.model(name)
+    size = _size(name)
+    report = check_model(model, torch.randn(2, 3, size, size), tmp_path / "run")
+    assert report.failed == [], report.failed
+    assert report.exact_error <= EXACT_TOLERANCE
+    if report.normalised_error is not None:
+        assert report.normalised_error <= EXACT_TOLERANCE
+    assert report.params_kept < 0.9
