@@ -35,12 +35,14 @@ def _machine(threads: int | None) -> dict[str, Any]:
     }
 
 
-def latency(threads: int | None, round_to: int) -> dict[str, Any]:
+def latency(threads: int | None, round_to: int, scope: str) -> dict[str, Any]:
     rows = []
     for name in LATENCY_MODELS:
         model = pk.zoo.model(name).eval()
         trace = torch.randn(1, 3, 224, 224)
-        config = pk.ChannelConfig(target=pk.Target(macs=0.5), importance="l2", round_to=round_to)
+        config = pk.ChannelConfig(
+            target=pk.Target(macs=0.5), importance="l2", round_to=round_to, scope=scope
+        )
         start = time.perf_counter()
         result = pk.prune(model, config, example_inputs=trace)
         seconds = time.perf_counter() - start
@@ -49,13 +51,21 @@ def latency(threads: int | None, round_to: int) -> dict[str, Any]:
             before = pk.measure(model, x, latency=True, threads=threads, min_run_time=2.0)
             after = pk.measure(result.model, x, latency=True, threads=threads, min_run_time=2.0)
             ratio = after.ratio(before)
-            rows.append({
-                "model": name, "batch": batch, "round_to": round_to,
-                "macs_kept": ratio.macs, "params_kept": ratio.params,
-                "macs_speedup": 1 / ratio.macs, "latency_speedup": ratio.speedup,
-                "dense_ms": before.latency_ms, "pruned_ms": after.latency_ms,
-                "prune_seconds": seconds,
-            })
+            rows.append(
+                {
+                    "model": name,
+                    "batch": batch,
+                    "round_to": round_to,
+                    "scope": scope,
+                    "macs_kept": ratio.macs,
+                    "params_kept": ratio.params,
+                    "macs_speedup": 1 / ratio.macs,
+                    "latency_speedup": ratio.speedup,
+                    "dense_ms": before.latency_ms,
+                    "pruned_ms": after.latency_ms,
+                    "prune_seconds": seconds,
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
     return {"machine": _machine(threads), "rows": rows}
 
@@ -70,8 +80,14 @@ def analysis() -> dict[str, Any]:
         graph = ChannelGraph(model, x)
         groups = graph.groups()
         seconds = time.perf_counter() - start
-        rows.append({"model": name, "seconds": seconds, "groups": len(groups),
-                     "skipped": len(graph.skipped)})
+        rows.append(
+            {
+                "model": name,
+                "seconds": seconds,
+                "groups": len(groups),
+                "skipped": len(graph.skipped),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     return {"machine": _machine(None), "rows": rows}
 
@@ -81,11 +97,14 @@ def main() -> None:
     parser.add_argument("what", choices=["latency", "analysis"])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--round-to", type=int, default=1)
+    parser.add_argument("--scope", choices=["global", "local"], default="global")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
-    data = latency(args.threads, args.round_to) if args.what == "latency" else analysis()
+    data = (
+        latency(args.threads, args.round_to, args.scope) if args.what == "latency" else analysis()
+    )
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = f"-r{args.round_to}" if args.what == "latency" else ""
+    suffix = f"-{args.scope}-r{args.round_to}" if args.what == "latency" else ""
     path = args.out / f"core-{args.what}{suffix}.json"
     path.write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {path}")

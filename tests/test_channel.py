@@ -32,6 +32,13 @@ def test_target_is_met_within_two_percent(resnet18: nn.Module, field: str, impor
     assert result.model(X64).shape == (2, 10)
 
 
+@pytest.mark.parametrize("round_to", [1, 8])
+def test_local_scope_meets_the_target_too(resnet18: nn.Module, round_to: int) -> None:
+    config = pk.ChannelConfig(target=pk.Target(macs=0.5), scope="local", round_to=round_to)
+    result = pk.prune(resnet18, config, example_inputs=X64)
+    assert 0.49 <= result.after.ratio(result.before).macs <= 0.5
+
+
 def test_callers_model_is_untouched_and_modes_restored(resnet18: nn.Module) -> None:
     resnet18.train()
     resnet18.layer1.eval()

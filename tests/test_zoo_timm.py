@@ -19,28 +19,30 @@ MODELS = {
     # name: (input side, fnmatch patterns of group roots expected to be left whole)
     "resnet10t": (64, ()),
     "mobilenetv3_small_100": (64, ()),
+    "mobilenetv4_conv_small": (64, ()),
+    "lcnet_050": (64, ()),
     "efficientnet_b0": (64, ()),
     "mobilenetv2_050": (64, ()),
+    "tinynet_e": (64, ()),
+    "semnasnet_050": (64, ()),
     "regnetx_002": (64, ()),
     "regnety_002": (64, ()),
     "convnext_atto": (64, ()),
     "densenet121": (64, ()),
     "dla34": (64, ()),
+    "seresnext26d_32x4d": (64, ()),
+    "selecsls42b": (64, ()),
     "resnest14d": (64, ("layer*.conv2.fc2",)),  # split attention: radix softmax reshape
-    "res2net50_14w_8s": (64, ()),
-    "cspresnet50": (64, ()),
+    "cspresnet50": (64, ("stages.*.conv_transition_b.conv",)),  # split then concat
     "repvgg_a0": (64, ()),
-    "mixnet_s": (64, ()),
     "tf_efficientnet_lite0": (64, ()),
     "hrnet_w18_small": (64, ()),
-    "seresnext26d_32x4d": (64, ()),
-    "skresnet18": (64, ()),
-    "lcnet_050": (64, ()),
-    "semnasnet_050": (64, ()),
+    "efficientformer_l1": (224, ()),
+    "mixer_s16_224": (224, ()),
     "vit_tiny_patch16_224": (224, ("blocks.*.attn.qkv",)),  # heads: adapter not yet written
     "deit_tiny_patch16_224": (224, ("blocks.*.attn.qkv",)),
 }
-FAST = {"resnet10t", "mobilenetv3_small_100"}
+FAST = {"resnet10t", "mobilenetv3_small_100", "lcnet_050", "mobilenetv4_conv_small"}
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,15 @@ FAST = {
     "googlenet",
 }
 NATIVE_224 = ("vit_", "swin_", "maxvit_")
+# Residual-stream groups that fail the trial removal and are left whole (docs/core.md):
+# Swin's patch merging concatenates shifted slices of the stream, MaxViT's window partitions
+# reshape it with fixed sizes. Their MLP hidden units and other groups are pruned.
+LEFT_WHOLE = {
+    "swin_t": ("features.*.mlp.3",),
+    "swin_s": ("features.*.mlp.3",),
+    "swin_b": ("features.*.mlp.3",),
+    "maxvit_t": ("blocks.*.mlp_layer.3",),
+}
 
 
 def _size(name: str) -> int:
@@ -39,7 +49,13 @@ def test_torchvision_model_keeps_the_invariant(name: str, tmp_path: Path) -> Non
     model = pk.zoo.model(name)
     size = _size(name)
     report = check_model(model, torch.randn(2, 3, size, size), tmp_path / "run")
-    assert report.failed == [], report.failed
+    patterns = LEFT_WHOLE.get(name, ())
+    unexpected = [
+        (root, why)
+        for root, why in report.failed
+        if not any(fnmatch.fnmatchcase(root, p) for p in patterns)
+    ]
+    assert unexpected == []
     assert report.exact_error <= EXACT_TOLERANCE
     if report.normalised_error is not None:
         assert report.normalised_error <= EXACT_TOLERANCE

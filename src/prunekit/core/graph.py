@@ -85,21 +85,22 @@ class ChannelGraph:
         self.model = model
         self._names = {module: name for name, module in model.named_modules()}
         self._param_names = {param: name for name, param in model.named_parameters()}
-        args, kwargs = split_inputs(example_inputs)
-        inputs: Any = kwargs if kwargs else (args[0] if len(args) == 1 else list(args))
+        split_inputs(example_inputs)
         self._opaque: set[Any] = set()  # pseudo-op nodes whose index mapping failed
+        outputs = _OutputRecorder(model, example_inputs)  # one forward serves both analyses
         with (
             eval_mode(model),
             torch.enable_grad(),
             warnings.catch_warnings(),
             _guarded_index_mapping(self._opaque),
+            outputs,
         ):
             warnings.simplefilter("ignore")
-            call_model(model, example_inputs)  # a clear InputError before tracing
             try:
                 self._dg = tp.DependencyGraph().build_dependency(
                     model,
-                    example_inputs=inputs,
+                    example_inputs=example_inputs,
+                    forward_fn=outputs.forward,
                     ignored_layers=list(ignore),
                     unwrapped_parameters=[],
                     customized_pruners={},
@@ -113,7 +114,7 @@ class ChannelGraph:
                     f"{type(exc).__name__}: {exc}; fix: make the forward pass traceable by "
                     "autograd, or ignore the modules involved"
                 ) from exc
-            self._output_modules = _modules_feeding_outputs(model, example_inputs)
+        self._output_modules = outputs.feeding_modules()
         self._ignore = list(ignore)
         self.skipped: list[tuple[str, str]] = []  # (group root, why it cannot be pruned)
 
@@ -341,45 +342,59 @@ def _local(idxs: Any) -> tuple[int, ...]:
     return tuple(int(i) for i in idxs)
 
 
-def _modules_feeding_outputs(model: nn.Module, example_inputs: ExampleInputs) -> set[nn.Module]:
-    """Modules whose output reaches a model output through parameter-free operations only:
-    their output channels are the model's output channels, so they are never pruned."""
-    owner: dict[Any, nn.Module] = {}
+class _OutputRecorder:
+    """Runs the traced forward pass once for torch-pruning and remembers, from the same pass,
+    which module produced each autograd node, to find the layers that feed the outputs."""
 
-    def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
-        for tensor in _tensors(output):
-            if tensor.grad_fn is not None:
-                owner.setdefault(tensor.grad_fn, module)
+    def __init__(self, model: nn.Module, example_inputs: ExampleInputs) -> None:
+        self.model, self.example_inputs = model, example_inputs
+        self.owner: dict[Any, nn.Module] = {}
+        self.outputs: Any = None
+        self._handles: list[Any] = []
 
-    leaves = [m for m in model.modules() if not list(m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    try:
-        with torch.enable_grad():
-            outputs = call_model(model, example_inputs)
-    finally:
-        for handle in handles:
+    def __enter__(self) -> _OutputRecorder:
+        def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
+            for tensor in _tensors(output):
+                if tensor.grad_fn is not None:
+                    self.owner.setdefault(tensor.grad_fn, module)
+
+        leaves = [m for m in self.model.modules() if not list(m.children())]
+        self._handles = [m.register_forward_hook(hook) for m in leaves]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
             handle.remove()
-    found: set[nn.Module] = set()
-    stack = [t.grad_fn for t in _tensors(outputs) if t.grad_fn is not None]
-    if not stack and any(p.requires_grad for p in model.parameters()):
-        raise PrunekitError(
-            f"the outputs of {type(model).__name__} are not connected to its parameters by "
-            "autograd (a .detach(), .numpy(), .item() or torch.no_grad() inside forward); "
-            "prunekit traces models through autograd, so fix: keep forward differentiable"
-        )
-    seen: set[Any] = set()
-    while stack:
-        fn = stack.pop()
-        if fn in seen:
-            continue
-        seen.add(fn)
-        if fn in owner:
-            found.add(owner[fn])
-            if not _is_parametric(owner[fn]):
-                stack.extend(f for f, _ in fn.next_functions if f is not None)
-            continue
-        stack.extend(f for f, _ in fn.next_functions if f is not None)
-    return found
+
+    def forward(self, model: nn.Module, _inputs: Any) -> Any:
+        self.outputs = call_model(model, self.example_inputs)
+        return self.outputs
+
+    def feeding_modules(self) -> set[nn.Module]:
+        """Modules whose output reaches a model output through parameter-free operations only:
+        their output channels are the model's output channels, so they are never pruned."""
+        found: set[nn.Module] = set()
+        stack = [t.grad_fn for t in _tensors(self.outputs) if t.grad_fn is not None]
+        if not stack and any(p.requires_grad for p in self.model.parameters()):
+            raise PrunekitError(
+                f"the outputs of {type(self.model).__name__} are not connected to its "
+                "parameters by autograd (a .detach(), .numpy(), .item() or torch.no_grad() "
+                "inside forward); prunekit traces models through autograd, so fix: keep "
+                "forward differentiable"
+            )
+        seen: set[Any] = set()
+        while stack:
+            fn = stack.pop()
+            if fn in seen:
+                continue
+            seen.add(fn)
+            module = self.owner.get(fn)
+            if module is not None:
+                found.add(module)
+                if _is_parametric(module):
+                    continue
+            stack.extend(f for f, _ in fn.next_functions if f is not None)
+        return found
 
 
 def _is_parametric(module: nn.Module) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -9,24 +11,18 @@ from prunekit.core.graph import ChannelGroup
 from prunekit.core.plan import Edit, channel_edits
 
 
-def max_removable(group: ChannelGroup, round_to: int = 1) -> int:
-    """The most channels that can go while at least one step (or ``round_to``) remains."""
-    unit = _unit(group, round_to)
-    return max(0, group.size - unit)
-
-
-def _unit(group: ChannelGroup, round_to: int) -> int:
-    import math
-
-    return math.lcm(group.step, max(1, round_to))
+def unit(group: ChannelGroup, round_to: int = 1) -> int:
+    """What a kept count must be a multiple of: the group's own step and ``round_to``; a group
+    smaller than two such units keeps only its own step (rounding would forbid any pruning)."""
+    rounded = math.lcm(group.step, max(1, round_to))
+    return rounded if group.size >= 2 * rounded else group.step
 
 
 def removal_count(group: ChannelGroup, fraction: float, round_to: int = 1) -> int:
     """How many channels to remove to remove about ``fraction``, keeping a multiple of the step."""
-    unit = _unit(group, round_to)
+    step = unit(group, round_to)
     keep = group.size * (1.0 - fraction)
-    keep_units = max(1, round(keep / unit))
-    kept = min(group.size, keep_units * unit)
+    kept = min(group.size, max(1, round(keep / step)) * step)
     if kept >= group.size:
         return 0
     return group.size - kept

@@ -23,7 +23,9 @@ class ChannelConfig:
       ``"random"``.
     - ``scope``: ``"global"`` ranks all channels together (scores normalised per group),
       ``"local"`` removes the same fraction from every group.
-    - ``round_to``: kept channel counts are multiples of this (8 suits most CPU/GPU kernels).
+    - ``round_to``: kept channel counts are multiples of this (default 8: measured faster than no
+      rounding on CPU, see docs/benchmarks.md; groups smaller than 2 x round_to keep their own
+      step). ``round_to=1`` disables it.
     - ``ignore``: module name patterns (fnmatch, e.g. ``"layer4.*"``), module types, or modules;
       a group touching an ignored module is left whole. The output layer is always kept.
     - ``max_fraction``: the most of any one group that may be removed.
@@ -32,7 +34,7 @@ class ChannelConfig:
     target: Target
     importance: str = "l2"
     scope: str = "global"
-    round_to: int = 1
+    round_to: int = 8
     ignore: tuple[IgnoreItem, ...] = ()
     max_fraction: float = 0.9
     tolerance: float = 0.02

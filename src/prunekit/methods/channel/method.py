@@ -15,16 +15,16 @@ from prunekit.core.budget import search_level
 from prunekit.core.gradients import LossFn, accumulate_gradients
 from prunekit.core.graph import ChannelGraph, ChannelGroup
 from prunekit.core.importance import group_scores
-from prunekit.core.inputs import ExampleInputs, call_model, primary_output
+from prunekit.core.inputs import ExampleInputs
 from prunekit.core.metrics import count_macs, count_params
 from prunekit.core.plan import Plan
-from prunekit.core.screen import screen
+from prunekit.core.screen import exact_error, screen
 from prunekit.core.selection import group_edits
 from prunekit.core.surgery import get_module
-from prunekit.core.verify import relative_error, zero_readers
 from prunekit.errors import ConfigError, PrunekitError
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.ranking import global_removal, local_removal
+from prunekit.methods.channel.refine import give_back
 
 VERIFY_TOLERANCE = 1e-4
 
@@ -89,21 +89,33 @@ def prune_channels(
     def removal_at(level: float) -> dict[int, list[int]]:
         return rank(scored, scores, level, config.max_fraction, config.round_to)
 
-    def evaluate(level: float) -> dict[str, float]:
+    def evaluate_removal(removal: dict[int, list[int]]) -> dict[str, float]:
         trial = copy.deepcopy(model)
-        Plan(group_edits(model, scored, removal_at(level))).apply(trial)
+        Plan(group_edits(model, scored, removal)).apply(trial)
         return _fractions(trial, example_inputs, config, baseline)
 
-    result = search_level(evaluate, _targets(config), config.tolerance)
-    removal = removal_at(result.level)
+    targets = _targets(config)
+    result = search_level(
+        lambda level: evaluate_removal(removal_at(level)), targets, config.tolerance
+    )
+    removal, fractions, refinements = give_back(
+        removal_at(result.level),
+        result.fractions,
+        evaluate_removal,
+        scored,
+        scores,
+        targets,
+        config.tolerance,
+        config.round_to,
+    )
     if config.verify:
         _verify(model, scored, removal, example_inputs)
     plan = Plan(group_edits(model, scored, removal))
     plan.apply(model)
     details = {
         "level": result.level,
-        "search_evaluations": result.evaluations,
-        "kept_fractions": result.fractions,
+        "search_evaluations": result.evaluations + refinements,
+        "kept_fractions": fractions,
         "groups_pruned": len(removal),
         "groups_total": len(scored),
         "channels_removed": sum(len(v) for v in removal.values()),
@@ -149,28 +161,16 @@ def _ignored(model: nn.Module, group: ChannelGroup, ignore: tuple[Any, ...]) -> 
     return ""
 
 
-@torch.no_grad()
 def _verify(
     model: nn.Module,
     groups: list[ChannelGroup],
     removal: dict[int, list[int]],
     inputs: ExampleInputs,
 ) -> None:
-    """Zeroing the readers of the removed channels and removing them must agree (on groups
-    without a normalisation over the pruned dimension). A disagreement means the dependency
-    analysis got a coupling wrong: refuse rather than return a silently wrong model."""
-    exact = {p: r for p, r in removal.items() if not groups[p].normalising}
-    if not exact:
-        return
-    zeroed, pruned = copy.deepcopy(model), copy.deepcopy(model)
-    for position, roots in exact.items():
-        zero_readers(zeroed, groups[position], roots)
-    Plan(group_edits(model, groups, exact)).apply(pruned)
-    zeroed.eval()
-    pruned.eval()
-    reference = primary_output(call_model(zeroed, inputs))
-    error = relative_error(reference, primary_output(call_model(pruned, inputs)))
-    if error > VERIFY_TOLERANCE:
+    """The final removal, checked like the trial: a disagreement means a coupling was analysed
+    wrongly. Refuse rather than return a silently wrong model."""
+    error = exact_error(model, groups, removal, inputs)
+    if error is not None and error > VERIFY_TOLERANCE:
         raise PrunekitError(
             f"pruning {type(model).__name__} failed the equivalence check (relative error "
             f"{error:.2e}): the dependency analysis coupled some channels wrongly. Fix: ignore "

@@ -7,7 +7,7 @@ import math
 import torch
 
 from prunekit.core.graph import ChannelGroup
-from prunekit.core.selection import lowest, removal_count
+from prunekit.core.selection import lowest, removal_count, unit
 
 Removal = dict[int, list[int]]  # group position -> root channels to remove
 
@@ -57,8 +57,8 @@ def global_removal(
     for i, (group, score, cap) in enumerate(zip(groups, normalised, caps, strict=True)):
         if cap == 0 or wanted[i] == 0:
             continue
-        unit = math.lcm(group.step, round_to)
-        kept = min(group.size, max(unit, math.ceil((group.size - wanted[i]) / unit) * unit))
+        step = unit(group, round_to)
+        kept = min(group.size, max(step, math.ceil((group.size - wanted[i]) / step) * step))
         count = min(group.size - kept, cap)
         if count > 0:
             out[i] = lowest(group, score, count)
