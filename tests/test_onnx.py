@@ -32,8 +32,8 @@ def test_pruned_model_exports_and_matches_onnxruntime(name: str, tmp_path: Path)
 
 def test_export_failure_is_a_clear_error(tmp_path: Path) -> None:
     class Unexportable(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.from_numpy(x.numpy() * 2)
+        def forward(self, x: torch.Tensor) -> set[int]:
+            return {1, 2}  # not a tensor: nothing to export
 
     with pytest.raises(pk.PrunekitError, match="ONNX export of Unexportable failed"):
         pk.export_onnx(Unexportable(), torch.randn(1, 3), tmp_path / "bad.onnx")
