@@ -15,7 +15,13 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from prunekit.core.surgery import dim_size, get_module, slice_module, slice_parameter
+from prunekit.core.surgery import (
+    dim_size,
+    get_module,
+    set_module,
+    slice_module,
+    slice_parameter,
+)
 from prunekit.errors import PrunekitError
 
 PLAN_FORMAT = "prunekit.plan"
@@ -177,11 +183,34 @@ class AttrEdit:
         return cls(_path(data, where), name, value)
 
 
-Edit = ChannelEdit | ParameterEdit | AttrEdit
+@dataclass(frozen=True)
+class RemoveEdit:
+    """Replace the shape-preserving block at ``path`` by ``nn.Identity`` (layer removal)."""
+
+    op: ClassVar[str] = "remove"
+    path: str
+
+    def apply(self, model: nn.Module, where: str) -> None:
+        if not self.path:
+            raise PlanError(f"{where}: the whole model cannot be removed")
+        get_module(model, self.path)  # a clear error when it does not exist
+        set_module(model, self.path, nn.Identity())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.op, "path": self.path}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str) -> RemoveEdit:
+        _fields(data, {"op", "path"}, where)
+        return cls(_path(data, where))
+
+
+Edit = ChannelEdit | ParameterEdit | AttrEdit | RemoveEdit
 EDIT_TYPES: dict[str, Any] = {
     ChannelEdit.op: ChannelEdit,
     ParameterEdit.op: ParameterEdit,
     AttrEdit.op: AttrEdit,
+    RemoveEdit.op: RemoveEdit,
 }
 
 # Rules that derive attribute edits from a model's shapes (registered by prunekit.models).
