@@ -14,6 +14,7 @@ group's channels:
 from __future__ import annotations
 
 import copy
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,18 @@ def check_model(model: nn.Module, inputs: Any, tmp: Path | None = None) -> ZooRe
                 primary_output(call_model(loaded, inputs)), primary_output(call_model(full, inputs))
             )
     return ZooReport(len(groups), failed, exact, normalised_error, params_kept)
+
+
+def assert_sound(report: ZooReport, left_whole: tuple[str, ...] = ()) -> None:
+    """No group failed the trial except those documented (fnmatch patterns of their roots),
+    the invariant holds, and something was pruned."""
+    unexpected = [
+        (root, why)
+        for root, why in report.failed
+        if not any(fnmatch.fnmatchcase(root, p) for p in left_whole)
+    ]
+    assert unexpected == []
+    assert report.exact_error <= EXACT_TOLERANCE
+    if report.normalised_error is not None:
+        assert report.normalised_error <= EXACT_TOLERANCE
+    assert report.params_kept < 0.9
