@@ -38,15 +38,6 @@ def batch_size_of(example_inputs: ExampleInputs) -> int:
     return int(tensors[0].shape[0]) if tensors and tensors[0].dim() > 0 else 1
 
 
-def move_inputs(example_inputs: ExampleInputs, device: torch.device) -> ExampleInputs:
-    """The same structure with every tensor on ``device``."""
-    args, kwargs = split_inputs(example_inputs)
-    moved = [a.to(device) if isinstance(a, torch.Tensor) else a for a in args]
-    if kwargs:
-        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
-    return moved[0] if isinstance(example_inputs, torch.Tensor) else tuple(moved)
-
-
 def call_model(model: nn.Module, example_inputs: ExampleInputs) -> Any:
     """Run ``model`` on ``example_inputs``; a mismatch becomes an InputError naming the shapes."""
     args, kwargs = split_inputs(example_inputs)

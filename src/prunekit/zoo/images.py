@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,8 +67,3 @@ class ImageDataset(TorchDataset[tuple[torch.Tensor, torch.Tensor]]):
     def shape(self) -> tuple[int, ...]:
         side = self.size or int(self.images.shape[-1])
         return (self.channels, side, side)
-
-    def tensors(self) -> tuple[torch.Tensor, Any]:
-        """All items stacked (for small datasets and tests)."""
-        items = [self[i] for i in range(len(self))]
-        return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])

@@ -18,15 +18,13 @@ from prunekit.core.importance import group_scores
 from prunekit.core.inputs import ExampleInputs
 from prunekit.core.metrics import count_macs, count_params
 from prunekit.core.plan import Plan
-from prunekit.core.screen import exact_error, screen
+from prunekit.core.screen import TOLERANCE, exact_error, screen
 from prunekit.core.selection import group_edits
 from prunekit.core.surgery import get_module
 from prunekit.errors import ConfigError, PrunekitError
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.ranking import global_removal, local_removal
 from prunekit.methods.channel.refine import give_back
-
-VERIFY_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -170,7 +168,7 @@ def _verify(
     """The final removal, checked like the trial: a disagreement means a coupling was analysed
     wrongly. Refuse rather than return a silently wrong model."""
     error = exact_error(model, groups, removal, inputs)
-    if error is not None and error > VERIFY_TOLERANCE:
+    if error is not None and error > TOLERANCE:
         raise PrunekitError(
             f"pruning {type(model).__name__} failed the equivalence check (relative error "
             f"{error:.2e}): the dependency analysis coupled some channels wrongly. Fix: ignore "
