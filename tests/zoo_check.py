@@ -28,7 +28,7 @@ from prunekit.core.inputs import call_model, primary_output
 from prunekit.core.plan import Plan
 from prunekit.core.screen import exact_error, screen, trial_removal
 from prunekit.core.selection import group_edits
-from prunekit.core.surgery import get_module
+from prunekit.core.surgery import dim_size, get_module, is_custom_norm
 from prunekit.core.verify import relative_error, zero_readers
 
 EXACT_TOLERANCE = 1e-5
@@ -87,6 +87,7 @@ def _first_norm_error(
         for g in norm_groups
         for p in groups[g].normalising
         if isinstance(get_module(model, p), nn.LayerNorm | nn.RMSNorm | nn.GroupNorm)
+        or is_custom_norm(get_module(model, p))
     ]
     if not paths:
         return None
@@ -109,11 +110,7 @@ def _first_norm_error(
 def _kept(
     groups: list[ChannelGroup], removal: dict[int, list[int]], path: str, module: nn.Module
 ) -> list[int]:
-    size = (
-        module.num_channels
-        if isinstance(module, nn.GroupNorm)
-        else int(module.normalized_shape[-1])
-    )  # type: ignore[union-attr]
+    size = dim_size(module, "out")
     removed: set[int] = set()
     for position, roots in removal.items():
         for member, local in groups[position].member_removals(roots):

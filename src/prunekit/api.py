@@ -16,6 +16,7 @@ from prunekit.core.modes import eval_mode
 from prunekit.core.plan import Plan
 from prunekit.errors import InputError
 from prunekit.methods.registry import method_for
+from prunekit.models.hf import hf_spec
 from prunekit.models.spec import ModelSpec, attach_spec, spec_of
 
 
@@ -72,6 +73,7 @@ def prune(
         )
     split_inputs(example_inputs)
     method = method_for(config)
+    base = spec_of(model) or hf_spec(model)  # before any edit (inplace=True edits model)
     modes = {name: module.training for name, module in model.named_modules()}
     work = model if inplace else copy.deepcopy(model)
     before = measure(model, example_inputs)
@@ -80,7 +82,6 @@ def prune(
     pruned = outcome.model
     for name, module in pruned.named_modules():
         module.training = modes.get(name, module.training)
-    base = spec_of(model)
     if base is not None:
         attach_spec(pruned, base)
     after = measure(pruned, example_inputs)

@@ -18,9 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from prunekit.core.heads import HeadSpec, counts, find_heads, head_members, projection_paths
 from prunekit.core.inputs import ExampleInputs, call_model, split_inputs
 from prunekit.core.modes import eval_mode
-from prunekit.core.surgery import dim_size
+from prunekit.core.surgery import dim_size, get_module, is_custom_norm, is_transposed_linear
 from prunekit.errors import InputError, PrunekitError
 
 PRUNABLE_ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -83,6 +84,12 @@ class ChannelGraph:
         import torch_pruning as tp
 
         self.model = model
+        self.heads = [
+            spec
+            for spec in find_heads(model)
+            if not {spec.path, spec.output, *projection_paths(spec)}
+            & {name for name, m in model.named_modules() if m in set(ignore)}
+        ]
         self._names = {module: name for name, module in model.named_modules()}
         self._param_names = {param: name for name, param in model.named_parameters()}
         split_inputs(example_inputs)
@@ -103,7 +110,7 @@ class ChannelGraph:
                     forward_fn=outputs.forward,
                     ignored_layers=list(ignore),
                     unwrapped_parameters=[],
-                    customized_pruners={},
+                    customized_pruners=_custom_pruners(model),
                     verbose=False,
                 )
             except InputError:
@@ -116,6 +123,8 @@ class ChannelGraph:
                 ) from exc
         self._output_modules = outputs.feeding_modules()
         self._ignore = list(ignore)
+        # Head projections are pruned by whole heads (core/heads.py), never as plain channels.
+        self._no_roots = {get_module(model, p) for s in self.heads for p in projection_paths(s)}
         self.skipped: list[tuple[str, str]] = []  # (group root, why it cannot be pruned)
 
     def groups(self) -> list[ChannelGroup]:
@@ -128,7 +137,21 @@ class ChannelGraph:
                 group = self._convert(tp_group)
                 if group is not None:
                     found.append(group)
+        found.extend(g for g in map(self._head_group, self.heads) if g.size > 1)
         return found
+
+    def _head_group(self, spec: HeadSpec) -> ChannelGroup:
+        """The heads of one attention module; a root channel is one key/value head unit."""
+        members, roots = [], []
+        for path, dim, local, units in head_members(self.model, spec):
+            members.append(Member(path, dim, tuple(local)))
+            roots.append(tuple(units))
+        return ChannelGroup(
+            root=spec.path,
+            size=counts(self.model, spec)[1],
+            members=tuple(members),
+            _root_of=tuple(roots),
+        )
 
     def _tp_groups(self) -> Iterator[Any]:
         """torch-pruning's get_all_groups, one root at a time, so that a root whose analysis
@@ -136,7 +159,9 @@ class ChannelGraph:
         ignored = set(self._ignore)
         visited: set[Any] = set()
         for module in list(self._dg.module2node):
-            if module in ignored or module in visited or not isinstance(module, PRUNABLE_ROOTS):
+            if module in ignored or module in visited or module in self._no_roots:
+                continue
+            if not (isinstance(module, PRUNABLE_ROOTS) or is_transposed_linear(module)):
                 continue
             pruner = self._dg.get_pruner_of_module(module)
             channels = None if pruner is None else pruner.get_out_channels(module)
@@ -205,7 +230,7 @@ class ChannelGraph:
                 step = math.lcm(step, target.num_heads)
             if isinstance(target, nn.GroupNorm):
                 step = math.lcm(step, target.num_groups)
-            if isinstance(target, _NORMALISING):
+            if isinstance(target, _NORMALISING) or is_custom_norm(target):
                 normalising.append(path)
             local = _local(idxs)
             if local and not 0 <= min(local) <= max(local) < _dim_size(target, dim):
@@ -326,6 +351,45 @@ class _FrozenMapping:
         return getattr(self._module, name)
 
 
+def _custom_pruners(model: nn.Module) -> dict[Any, Any]:
+    """torch-pruning pruners for layers it does not know: HF's Conv1D and family norms. They
+    only describe channel counts and coupling; prunekit's slicers do the editing."""
+    import torch_pruning as tp
+
+    def unused(self: Any, layer: nn.Module, idxs: Any) -> nn.Module:
+        raise NotImplementedError("prunekit slices layers itself (core/surgery.py)")
+
+    class _TransposedLinear(tp.pruner.BasePruningFunc):
+        def prune_out_channels(self, layer: nn.Module, idxs: Any) -> nn.Module:
+            return unused(self, layer, idxs)
+
+        def prune_in_channels(self, layer: nn.Module, idxs: Any) -> nn.Module:
+            return unused(self, layer, idxs)
+
+        def get_out_channels(self, layer: nn.Module) -> int:
+            return int(layer.weight.shape[1])
+
+        def get_in_channels(self, layer: nn.Module) -> int:
+            return int(layer.weight.shape[0])
+
+    class _ElementwiseNorm(_TransposedLinear):
+        prune_out_channels = unused
+        prune_in_channels = unused  # the same function: in and out channels are coupled
+
+        def get_out_channels(self, layer: nn.Module) -> int:
+            return int(layer.weight.shape[0])
+
+        get_in_channels = get_out_channels
+
+    pruners: dict[Any, Any] = {}
+    for module in model.modules():
+        if is_transposed_linear(module):
+            pruners.setdefault(type(module), _TransposedLinear())
+        elif is_custom_norm(module):
+            pruners.setdefault(type(module), _ElementwiseNorm())
+    return pruners
+
+
 def _is_grouped(module: nn.Module) -> bool:
     """A grouped convolution that is not depthwise: its groups must stay balanced."""
     return isinstance(module, nn.modules.conv._ConvNd) and 1 < module.groups != module.in_channels
@@ -368,7 +432,8 @@ class _OutputRecorder:
 
     def forward(self, model: nn.Module, _inputs: Any) -> Any:
         self.outputs = call_model(model, self.example_inputs)
-        return self.outputs
+        # Tensors only: torch-pruning cannot walk caches or other objects in a ModelOutput.
+        return [t for t in _tensors(self.outputs) if t.grad_fn is not None]
 
     def feeding_modules(self) -> set[nn.Module]:
         """Modules whose output reaches a model output through parameter-free operations only:
@@ -399,7 +464,7 @@ class _OutputRecorder:
 
 def _is_parametric(module: nn.Module) -> bool:
     """Layers that mix channels (their output channels are their own): conv, linear, embedding."""
-    return isinstance(
+    return is_transposed_linear(module) or isinstance(
         module, nn.modules.conv._ConvNd | nn.Linear | nn.Embedding | nn.MultiheadAttention
     )
 

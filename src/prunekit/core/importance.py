@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from prunekit.core.graph import ChannelGroup, Member
-from prunekit.core.surgery import get_module
+from prunekit.core.surgery import get_module, is_custom_norm, is_transposed_linear
 
 CRITERIA = ("l1", "l2", "taylor", "bn", "random")
 _CONV = nn.modules.conv._ConvNd
@@ -29,9 +29,12 @@ def per_channel(module: nn.Module, dim: str, values: torch.Tensor) -> torch.Tens
         return values.reshape(groups, out_pg, in_pg, -1).sum((1, 3)).flatten()
     if isinstance(module, nn.Linear):
         return values.sum(1) if dim == "out" else values.sum(0)
+    if is_transposed_linear(module):
+        return values.sum(0) if dim == "out" else values.sum(1)
     if isinstance(module, nn.Embedding) and dim == "out":
         return values.sum(0)
-    if isinstance(module, _BATCHNORM | nn.LayerNorm | nn.GroupNorm) and values.dim() == 1:
+    norms = _BATCHNORM | nn.LayerNorm | nn.GroupNorm | nn.RMSNorm
+    if (isinstance(module, norms) or is_custom_norm(module)) and values.dim() == 1:
         return values
     return None
 

@@ -55,7 +55,35 @@ def dim_size(module: nn.Module, dim: str) -> int:
     return out if dim == "out" else inp
 
 
+def is_transposed_linear(module: nn.Module) -> bool:
+    """Hugging Face's ``Conv1D`` (GPT-2): a linear layer whose weight is stored (in, out)."""
+    weight = getattr(module, "weight", None)
+    return (
+        type(module).__name__ == "Conv1D"
+        and hasattr(module, "nf")
+        and isinstance(weight, torch.Tensor)
+        and weight.dim() == 2
+    )
+
+
+def is_custom_norm(module: nn.Module) -> bool:
+    """A model family's own LayerNorm/RMSNorm (LlamaRMSNorm, Qwen2RMSNorm, T5LayerNorm...):
+    an element-wise scale over the last dimension, recognised by name and a 1-D weight."""
+    name = type(module).__name__
+    weight = getattr(module, "weight", None)
+    return (
+        not isinstance(module, nn.LayerNorm | nn.RMSNorm)
+        and name.endswith(("RMSNorm", "LayerNorm"))
+        and isinstance(weight, torch.Tensor)
+        and weight.dim() == 1
+    )
+
+
 def _sizes(module: nn.Module) -> tuple[int, int] | None:
+    if is_transposed_linear(module):
+        return int(module.weight.shape[1]), int(module.weight.shape[0])
+    if is_custom_norm(module):
+        return int(module.weight.shape[0]), int(module.weight.shape[0])
     if isinstance(module, _CONV):
         return module.out_channels, module.in_channels
     if isinstance(module, nn.Linear):
@@ -80,7 +108,7 @@ def is_intra_coupled(module: nn.Module) -> bool:
     """Modules whose output channel i is computed from input channel i only."""
     if isinstance(module, _CONV):
         return module.groups == module.in_channels == module.out_channels and module.groups > 1
-    return isinstance(
+    return is_custom_norm(module) or isinstance(
         module,
         _BATCHNORM
         | _INSTANCENORM
@@ -130,6 +158,15 @@ def slice_module(
         if keep_in is not None:
             _set_param(module, "weight", _select(module.weight, 1, keep_in))
             module.in_features = len(keep_in)
+    elif is_transposed_linear(module):
+        if keep_out is not None:
+            _set_param(module, "weight", _select(module.weight, 1, keep_out))
+            _set_param(module, "bias", _select(module.bias, 0, keep_out))
+            module.nf = len(keep_out)
+        if keep_in is not None:
+            _set_param(module, "weight", _select(module.weight, 0, keep_in))
+            if hasattr(module, "nx"):
+                module.nx = len(keep_in)
     elif isinstance(module, nn.Embedding):
         if keep_in is not None:
             raise PrunekitError(f"{path}: removing vocabulary entries is not supported")
@@ -162,6 +199,10 @@ def _slice_norm_like(module: nn.Module, path: str, keep: Sequence[int]) -> None:
     elif isinstance(module, nn.PReLU):
         if module.num_parameters > 1:
             module.num_parameters = len(keep)
+    elif is_custom_norm(module):
+        for name in ("normalized_shape", "hidden_size", "dim"):
+            if isinstance(getattr(module, name, None), int):
+                setattr(module, name, len(keep))
     else:
         raise PrunekitError(f"{path}: channel pruning does not support {type(module).__name__}")
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from prunekit.core.graph import ChannelGroup
-from prunekit.core.surgery import get_module, is_intra_coupled
+from prunekit.core.surgery import get_module, is_intra_coupled, is_transposed_linear
 
 _CONV = nn.modules.conv._ConvNd
 
@@ -31,8 +31,8 @@ def zero_readers(model: nn.Module, group: ChannelGroup, root_indices: Sequence[i
             for channel in local:
                 g = channel // in_pg
                 module.weight[g * out_pg : (g + 1) * out_pg, channel % in_pg] = 0
-        elif isinstance(module, _CONV):
-            module.weight[local] = 0
+        elif isinstance(module, _CONV) or is_transposed_linear(module):
+            module.weight[local] = 0  # weight stored (in, out, ...)
         else:
             raise NotImplementedError(f"zeroing readers of {type(module).__name__}")
 

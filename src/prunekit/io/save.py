@@ -41,13 +41,17 @@ def save(
     ``result`` is a ``PruneResult`` or a model (then pass ``plan``; an unpruned model saves an
     empty plan). Each file is written atomically: a crash leaves the previous save intact.
     """
-    model = getattr(result, "model", result)
+    is_model = isinstance(result, nn.Module)
+    model = result if is_model else getattr(result, "model", None)
     if not isinstance(model, nn.Module):
         raise PrunekitError(
             f"pk.save expects a PruneResult or nn.Module, got {type(result).__name__}"
         )
-    plan = plan or getattr(result, "plan", None) or Plan()
-    base = base or getattr(result, "base", None) or spec_of(model)
+    if not is_model:  # a PruneResult (a model may have its own .plan or .base attributes)
+        plan = plan or result.plan
+        base = base or result.base
+    plan = plan or Plan()
+    base = base or spec_of(model)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / WEIGHTS) as tmp:

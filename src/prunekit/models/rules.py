@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from prunekit.core.heads import attribute_edits
 from prunekit.core.plan import ATTRIBUTE_RULES, AttrEdit
+from prunekit.models import heads
+from prunekit.models.hf import config_edits
 
 
 def torchvision_vit(model: nn.Module) -> list[AttrEdit]:
@@ -20,6 +23,7 @@ def torchvision_vit(model: nn.Module) -> list[AttrEdit]:
 
 
 def register() -> None:
-    for rule in (torchvision_vit,):
+    heads.register()
+    for rule in (torchvision_vit, attribute_edits, config_edits):
         if rule not in ATTRIBUTE_RULES:
             ATTRIBUTE_RULES.append(rule)

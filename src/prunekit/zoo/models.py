@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from prunekit.errors import PrunekitError, UnknownNameError, require
+from prunekit.models.hf import build_hf
 from prunekit.models.registry import build_timm, build_torchvision, resolve_source
 from prunekit.models.spec import ModelSpec, attach_spec
 
@@ -128,6 +129,8 @@ def build_from_spec(spec: ModelSpec, weights: bool = True) -> nn.Module:
         return attach_spec(build_torchvision(spec.name, **kwargs), spec)
     if spec.source == "timm":
         return attach_spec(build_timm(spec.name, **kwargs), spec)
+    if spec.source == "hf_config":
+        return attach_spec(build_hf(spec), spec)
     raise PrunekitError(f"model spec source {spec.source!r} is not buildable here")
 
 

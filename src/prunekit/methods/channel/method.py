@@ -105,6 +105,7 @@ def prune_channels(
         targets,
         config.tolerance,
         config.round_to,
+        together=config.scope == "local",
     )
     if config.verify:
         _verify(model, scored, removal, example_inputs)

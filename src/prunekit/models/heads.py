@@ -1,0 +1,140 @@
+"""Where the attention heads are in timm and Hugging Face models (head finders).
+
+Recognised by structure, not by class name, so families that copy these layouts (DeiT, Mistral,
+...) are found too; ``core.heads`` checks each description against the shapes.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from prunekit.core.heads import HEAD_FINDERS, HeadSpec, Projection
+from prunekit.core.surgery import get_module, is_transposed_linear
+
+_HEAD_COUNTS = (
+    ("num_heads", "heads"),
+    ("num_attention_heads", "heads"),
+    ("num_key_value_heads", "kv_heads"),
+)
+
+
+def _int(module: nn.Module, name: str) -> int | None:
+    value = getattr(module, name, None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _linears(module: nn.Module, *names: str) -> bool:
+    return all(isinstance(getattr(module, n, None), nn.Linear) for n in names)
+
+
+def _counted(module: nn.Module, extra: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    found = [(n, k) for n, k in _HEAD_COUNTS if _int(module, n) is not None]
+    return tuple(found) + tuple((n, k) for n, k in extra if _int(module, n) is not None)
+
+
+def timm_attention(model: nn.Module) -> list[HeadSpec]:
+    """timm's Attention (ViT, DeiT, ...): fused qkv, proj, num_heads, head_dim, attn_dim."""
+    specs = []
+    for path, module in model.named_modules():
+        head_dim = _int(module, "head_dim")
+        if head_dim is None or not _linears(module, "qkv", "proj"):
+            continue
+        if not isinstance(getattr(module, "norm", nn.Identity()), nn.Identity):
+            continue  # a norm over all heads' outputs: not head-separable here
+        if getattr(module, "gate", None) is not None:
+            continue
+        width = module.qkv.out_features // 3
+        prefix = f"{path}." if path else ""
+        specs.append(
+            HeadSpec(
+                path,
+                head_dim,
+                Projection(f"{prefix}qkv", 0),
+                Projection(f"{prefix}qkv", width),
+                Projection(f"{prefix}qkv", 2 * width),
+                f"{prefix}proj",
+                _counted(module, (("attn_dim", "width"),)),
+            )
+        )
+    return specs
+
+
+def hf_separate_projections(model: nn.Module) -> list[HeadSpec]:
+    """HF LLaMA, Qwen2, Mistral, ViT: q_proj, k_proj, v_proj, o_proj and head_dim."""
+    specs = []
+    for path, module in model.named_modules():
+        head_dim = _int(module, "head_dim")
+        if head_dim is None or not _linears(module, "q_proj", "k_proj", "v_proj", "o_proj"):
+            continue
+        prefix = f"{path}." if path else ""
+        specs.append(
+            HeadSpec(
+                path,
+                head_dim,
+                Projection(f"{prefix}q_proj"),
+                Projection(f"{prefix}k_proj"),
+                Projection(f"{prefix}v_proj"),
+                f"{prefix}o_proj",
+                _counted(module, ()),
+            )
+        )
+    return specs
+
+
+def hf_bert(model: nn.Module) -> list[HeadSpec]:
+    """HF BERT-style self-attention: query, key, value; the output dense is a sibling's."""
+    specs = []
+    for path, module in model.named_modules():
+        head_dim = _int(module, "attention_head_size")
+        if head_dim is None or not _linears(module, "query", "key", "value") or not path:
+            continue
+        output = f"{path.rpartition('.')[0]}.output.dense"
+        try:
+            get_module(model, output)
+        except Exception:
+            continue
+        specs.append(
+            HeadSpec(
+                path,
+                head_dim,
+                Projection(f"{path}.query"),
+                Projection(f"{path}.key"),
+                Projection(f"{path}.value"),
+                output,
+                _counted(module, (("all_head_size", "width"),)),
+            )
+        )
+    return specs
+
+
+def hf_gpt2(model: nn.Module) -> list[HeadSpec]:
+    """HF GPT-2: fused c_attn and c_proj (transposed Conv1D layers), split by split_size."""
+    specs = []
+    for path, module in model.named_modules():
+        head_dim = _int(module, "head_dim")
+        attn, proj = getattr(module, "c_attn", None), getattr(module, "c_proj", None)
+        if head_dim is None or attn is None or proj is None or not path:
+            continue
+        if not (is_transposed_linear(attn) and is_transposed_linear(proj)):
+            continue
+        if getattr(module, "is_cross_attention", False):
+            continue
+        width = int(attn.weight.shape[1]) // 3
+        specs.append(
+            HeadSpec(
+                path,
+                head_dim,
+                Projection(f"{path}.c_attn", 0),
+                Projection(f"{path}.c_attn", width),
+                Projection(f"{path}.c_attn", 2 * width),
+                f"{path}.c_proj",
+                _counted(module, (("split_size", "width"),)),
+            )
+        )
+    return specs
+
+
+def register() -> None:
+    for finder in (timm_attention, hf_separate_projections, hf_bert, hf_gpt2):
+        if finder not in HEAD_FINDERS:
+            HEAD_FINDERS.append(finder)
