@@ -8,7 +8,7 @@ import torchvision
 
 import prunekit as pk
 from prunekit.core.layers import removal_edits
-from prunekit.core.plan import Plan
+from prunekit.core.plan import Plan, ReplaceEdit
 
 X = torch.randn(2, 3, 64, 64)
 
@@ -59,3 +59,29 @@ def test_uncalled_block_is_refused() -> None:
     model = WithSpare()
     with pytest.raises(pk.PrunekitError, match="never called"):
         removal_edits(model, ["unused"], torch.randn(1, 4))
+
+
+def test_a_module_is_replaced_by_stock_layers_and_replays(tmp_path: Path) -> None:
+    model = pk.zoo.model("resnet18", num_classes=5).eval()
+    conv = model.layer1[0].conv1
+    basis = torch.nn.Conv2d(64, 16, 3, padding=1, bias=False)
+    back = torch.nn.Conv2d(16, 64, 1)
+    edit = ReplaceEdit.of("layer1.0.conv1", [basis, back])
+    plan = Plan([edit])
+    plan.apply(model)
+    model.layer1[0].conv1[0].weight.data.copy_(basis.weight)
+    assert [type(m) for m in model.layer1[0].conv1] == [torch.nn.Conv2d] * 2
+    assert model.layer1[0].conv1[1].bias is not None and conv.bias is None
+    replayed = Plan.loads(plan.dumps())
+    assert replayed.edits == plan.edits
+    pk.save(model, tmp_path, plan=plan)
+    with torch.no_grad():
+        assert torch.equal(pk.load(tmp_path)(X), model(X))
+
+
+def test_replacements_must_be_stock_layers() -> None:
+    with pytest.raises(pk.PlanError, match="stock layers"):
+        ReplaceEdit.of("fc", [torch.nn.GELU()])
+    bad = {"op": "replace", "path": "fc", "layers": [{"type": "Linear", "args": {"x": 1}}]}
+    with pytest.raises(pk.PlanError, match="unknown Linear arguments"):
+        Plan.from_json({"format": "prunekit.plan", "version": 1, "edits": [bad]})

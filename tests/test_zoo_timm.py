@@ -38,8 +38,8 @@ MODELS = {
     "hrnet_w18_small": (64, ()),
     "efficientformer_l1": (224, ()),
     "mixer_s16_224": (224, ()),
-    "vit_tiny_patch16_224": (224, ("blocks.*.attn.qkv",)),  # heads: adapter not yet written
-    "deit_tiny_patch16_224": (224, ("blocks.*.attn.qkv",)),
+    "vit_tiny_patch16_224": (224, ()),
+    "deit_tiny_patch16_224": (224, ()),
 }
 FAST = {"resnet10t", "mobilenetv3_small_100", "lcnet_050", "mobilenetv4_conv_small"}
 
@@ -58,3 +58,18 @@ def test_timm_model_keeps_the_invariant(name: str, tmp_path: Path) -> None:
 
 def test_at_least_twenty_timm_families() -> None:
     assert len(MODELS) >= 20
+
+
+def test_timm_vit_loses_whole_heads_and_reloads(tmp_path: Path) -> None:
+    model = pk.zoo.model("timm:vit_tiny_patch16_224").eval()
+    x = torch.randn(1, 3, 224, 224)
+    config = pk.ChannelConfig(
+        target=pk.Target(params=0.6), importance="l2", round_to=1, scope="local"
+    )
+    result = pk.prune(model, config, example_inputs=x)
+    attn = result.model.blocks[0].attn
+    assert attn.num_heads < 3 and attn.attn_dim == attn.num_heads * attn.head_dim == 64 * 2
+    assert attn.qkv.out_features == 3 * attn.attn_dim == 3 * attn.proj.in_features
+    pk.save(result, tmp_path)
+    with torch.no_grad():
+        assert torch.equal(pk.load(tmp_path)(x), result.model(x))
