@@ -17,6 +17,8 @@ from prunekit.errors import (
 from prunekit.io.onnx import export_onnx
 from prunekit.io.save import load, save
 from prunekit.methods.channel import ChannelConfig
+from prunekit.methods.layers import LayerConfig
+from prunekit.methods.sglp import SGLPConfig
 from prunekit.models import rules as _rules
 
 _rules.register()
@@ -26,6 +28,7 @@ __all__ = [
     "ConfigError",
     "InputError",
     "Latency",
+    "LayerConfig",
     "Metrics",
     "MissingDependencyError",
     "OfflineError",
@@ -34,6 +37,7 @@ __all__ = [
     "PruneResult",
     "PrunekitError",
     "Ratios",
+    "SGLPConfig",
     "Target",
     "UnknownNameError",
     "__version__",

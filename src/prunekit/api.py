@@ -78,7 +78,9 @@ def prune(
     work = model if inplace else copy.deepcopy(model)
     before = measure(model, example_inputs)
     with eval_mode(work):
-        outcome = method(work, config, example_inputs, train_data=train_data, loss_fn=loss_fn)
+        outcome = method(
+            work, config, example_inputs, train_data=train_data, val_data=val_data, loss_fn=loss_fn
+        )
     pruned = outcome.model
     for name, module in pruned.named_modules():
         module.training = modes.get(name, module.training)

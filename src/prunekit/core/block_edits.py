@@ -3,6 +3,7 @@ replace a module by a sequence of stock layers (basis decomposition)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -60,12 +61,16 @@ class LayersEdit:
                 f"{where}: {self.path} has {len(layers)} layers, the plan expects "
                 f"{self.keep.size}; it was made for another model"
             )
-        kept = [layers[i] for i in self.keep.indices]
-        for new, (old, layer) in enumerate(zip(self.keep.indices, kept, strict=True)):
+        children = list(layers.named_children())
+        kept = [children[i] for i in self.keep.indices]
+        for new, (old, (_, layer)) in enumerate(zip(self.keep.indices, kept, strict=True)):
             for module in layer.modules():
                 if getattr(module, "layer_idx", None) == old:
                     module.layer_idx = new
-        set_module(model, self.path, type(layers)(kept))
+        if isinstance(layers, nn.Sequential):  # keeps its children's names
+            set_module(model, self.path, nn.Sequential(OrderedDict(kept)))
+        else:
+            set_module(model, self.path, nn.ModuleList(m for _, m in kept))
         _update_config(model, self.keep)
 
     def to_json(self) -> dict[str, Any]:

@@ -8,11 +8,17 @@ from typing import Any
 from prunekit.errors import ConfigError
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.method import prune_channels
+from prunekit.methods.layers.config import LayerConfig
+from prunekit.methods.layers.method import prune_layers
+from prunekit.methods.sglp.config import SGLPConfig
+from prunekit.methods.sglp.method import prune_sglp
 
 Method = Callable[..., Any]
 
 METHODS: dict[type, Method] = {
     ChannelConfig: prune_channels,
+    LayerConfig: prune_layers,
+    SGLPConfig: prune_sglp,
 }
 
 

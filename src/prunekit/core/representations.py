@@ -1,0 +1,60 @@
+"""Per-batch representations of layer units from forward hooks: each batch's inputs and outputs
+are handed to a callback and dropped, so memory does not grow with the number of samples."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from prunekit.core.batches import batch_inputs, take, to_device
+from prunekit.core.inputs import call_model, model_device
+from prunekit.core.modes import eval_mode
+from prunekit.core.surgery import get_module
+
+Seen = dict[str, tuple[torch.Tensor, torch.Tensor]]  # path -> (input, output) of one batch
+
+
+def _main(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, list | tuple) and value and isinstance(value[0], torch.Tensor):
+        return value[0]
+    return None
+
+
+def each_batch(
+    model: nn.Module,
+    paths: Sequence[str],
+    data: Iterable[Any],
+    batches: int,
+    callback: Callable[[Seen], None],
+) -> int:
+    """Run up to ``batches`` batches in eval mode without gradients and call ``callback`` with
+    every unit's (input, output) of the first call in that batch. Returns the batches used."""
+    seen: Seen = {}
+    handles = []
+    for path in paths:
+
+        def hook(_m: nn.Module, args: tuple, kwargs: dict, output: Any, path: str = path) -> None:
+            first = _main(args) if args else _main(next(iter(kwargs.values()), None))
+            out = _main(output)
+            if path not in seen and first is not None and out is not None:
+                seen[path] = (first.detach(), out.detach())
+
+        handles.append(get_module(model, path).register_forward_hook(hook, with_kwargs=True))
+    used = 0
+    device = model_device(model)
+    try:
+        with eval_mode(model), torch.no_grad():
+            for batch in take(data, batches, "validation data"):
+                seen.clear()
+                call_model(model, to_device(batch_inputs(batch), device))
+                callback(dict(seen))
+                used += 1
+    finally:
+        for handle in handles:
+            handle.remove()
+    return used

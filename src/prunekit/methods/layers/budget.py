@@ -1,0 +1,94 @@
+"""How many layer units to remove for a target (layers, params or MACs of the original), and
+the result: the model with those units deleted, and its plan."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from prunekit.core.inputs import ExampleInputs
+from prunekit.core.metrics import count_macs, count_params
+from prunekit.core.plan import Plan
+from prunekit.core.target import Target
+from prunekit.core.units import Unit, removal_edits
+from prunekit.errors import ConfigError
+
+Select = Callable[[int], list[str]]  # how many to remove -> which unit paths
+
+
+@dataclass
+class LayerChoice:
+    removed: list[str]
+    fractions: dict[str, float]
+
+
+def check_target(target: Target, owner: str) -> None:
+    if target.features is not None or not target.given():
+        raise ConfigError(f"{owner}.target takes layers, params and/or macs, got {target}")
+
+
+def choose(
+    model: nn.Module,
+    units: Sequence[Unit],
+    example_inputs: ExampleInputs,
+    target: Target,
+    select: Select,
+) -> LayerChoice:
+    """The fewest removals meeting every target (bisection on the count; ``select`` decides
+    which units). A target that removing every removable unit cannot meet raises."""
+    removable = sum(u.removable for u in units)
+    given = target.given()
+    base = {"params": count_params(model)}
+    if "macs" in given:
+        base["macs"] = count_macs(model, example_inputs)
+
+    def fractions(removed: list[str]) -> dict[str, float]:
+        pruned = apply(copy.deepcopy(model), units, removed)
+        out = {
+            "layers": 1 - len(removed) / len(units),
+            "params": count_params(pruned) / base["params"],
+        }
+        if "macs" in base:
+            out["macs"] = count_macs(pruned, example_inputs) / max(1, base["macs"])
+        return out
+
+    def meets(f: dict[str, float]) -> bool:
+        return all(f[k] <= v + 1e-12 for k, v in given.items())
+
+    low = 0
+    if "layers" in given:  # at least this many, whatever the other targets say
+        low = max(0, len(units) - math.floor(given["layers"] * len(units) + 1e-9) - 1)
+    high = removable
+    if high == 0 or low >= high:
+        low = min(low, high)
+    every = select(high) if high else []
+    best = fractions(every)
+    if not meets(best):
+        raise ConfigError(
+            f"the target {given} cannot be met by removing layer units: removing all "
+            f"{removable} removable units of {len(units)} keeps {_fmt(best)}; fix: relax the "
+            "target or combine with channel pruning"
+        )
+    chosen = LayerChoice(every, best)
+    while high - low > 1:
+        middle = (low + high) // 2
+        removed = select(middle)
+        result = fractions(removed)
+        if meets(result):
+            high, chosen = middle, LayerChoice(removed, result)
+        else:
+            low = middle
+    return chosen
+
+
+def apply(model: nn.Module, units: Sequence[Unit], removed: Sequence[str]) -> nn.Module:
+    Plan(removal_edits(model, units, removed)).apply(model)
+    return model
+
+
+def _fmt(fractions: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in fractions.items())

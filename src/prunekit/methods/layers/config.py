@@ -1,0 +1,40 @@
+"""LayerConfig: layer-importance baselines for removing whole layer units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prunekit.core.target import Target
+from prunekit.errors import ConfigError
+from prunekit.methods.layers.budget import check_target
+
+CRITERIA = ("block_influence", "angular", "random", "last")
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """Remove whole layer units (residual blocks, transformer layers) by a simple criterion.
+
+    - ``criterion``: ``"block_influence"`` (ShortGPT: 1 - cos(input, output), lowest removed),
+      ``"angular"`` (Gromov et al.: the run of consecutive units whose input and output are
+      closest in angle, arccos(cos)/pi), ``"random"`` (seeded), ``"last"`` (drop the last N).
+    - ``target``: ``Target(layers=...)`` (fraction of units to keep), ``params`` or ``macs``.
+    - ``batches``: validation batches used for the scores; ``units``: paths, default automatic.
+    """
+
+    target: Target
+    criterion: str = "block_influence"
+    batches: int = 5
+    units: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_target(self.target, "LayerConfig")
+        if self.criterion not in CRITERIA:
+            raise ConfigError(
+                f"LayerConfig.criterion is {self.criterion!r}; "
+                f"expected one of {', '.join(CRITERIA)}"
+            )
+        if self.batches < 1:
+            raise ConfigError(f"LayerConfig.batches is {self.batches}; expected at least 1")
+        object.__setattr__(self, "units", tuple(self.units))

@@ -1,0 +1,92 @@
+"""Layer-importance baselines: score units, remove the least important for the target."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from torch import nn
+
+from prunekit.core.inputs import ExampleInputs
+from prunekit.core.plan import Plan
+from prunekit.core.units import Unit, find_units, removal_edits
+from prunekit.errors import ConfigError
+from prunekit.methods.layers.budget import choose
+from prunekit.methods.layers.config import LayerConfig
+from prunekit.methods.layers.scores import angular_runs, block_influence
+
+
+@dataclass
+class LayerOutcome:
+    model: nn.Module
+    plan: Plan
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def scoring_data(train_data: Iterable[Any] | None, val_data: Iterable[Any] | None, what: str):
+    data = val_data if val_data is not None else train_data
+    if data is None:
+        raise ConfigError(f"{what} needs data: pass val_data= (or train_data=) to pk.prune")
+    return data
+
+
+def finish(
+    model: nn.Module, units: list[Unit], removed: list[str], details: dict[str, Any]
+) -> LayerOutcome:
+    plan = Plan(removal_edits(model, units, removed))
+    plan.apply(model)
+    details = {
+        "units": [u.path for u in units],
+        "removable": [u.path for u in units if u.removable],
+        "removed": sorted(removed, key=[u.path for u in units].index),
+        **details,
+    }
+    return LayerOutcome(model, plan, details)
+
+
+def prune_layers(
+    model: nn.Module,
+    config: LayerConfig,
+    example_inputs: ExampleInputs,
+    train_data: Iterable[Any] | None = None,
+    val_data: Iterable[Any] | None = None,
+    **_: Any,
+) -> LayerOutcome:
+    units = find_units(model, example_inputs, config.units)
+    removable = [u.path for u in units if u.removable]
+    scores: dict[str, float] = {}
+    if config.criterion == "block_influence":
+        data = scoring_data(train_data, val_data, "LayerConfig(criterion='block_influence')")
+        scores = block_influence(model, units, data, config.batches)
+        ranking = sorted(removable, key=lambda p: scores[p])
+    elif config.criterion == "random":
+        ranking = removable[:]
+        random.Random(config.seed).shuffle(ranking)
+    elif config.criterion == "last":
+        ranking = removable[::-1]
+    else:
+        ranking = []
+        data = scoring_data(train_data, val_data, "LayerConfig(criterion='angular')")
+
+    @cache
+    def angular(count: int) -> tuple[str, ...]:
+        runs = angular_runs(model, units, data, config.batches, count)
+        if not runs:  # no run of that many consecutive removable units: the closest singles
+            singles = sorted(angular_runs(model, units, data, config.batches, 1))
+            return tuple(run[0] for _, run in singles[:count])
+        return tuple(min(runs)[1])
+
+    def select(count: int) -> list[str]:
+        if count == 0:
+            return []
+        if config.criterion == "angular":
+            return list(angular(count))
+        return ranking[:count]
+
+    choice = choose(model, units, example_inputs, config.target, select)
+    return finish(
+        model, units, choice.removed, {"scores": scores, "kept_fractions": choice.fractions}
+    )

@@ -1,0 +1,60 @@
+"""SGLPConfig: similarity-guided layer partition pruning (arXiv 2410.14720)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prunekit.core.target import Target
+from prunekit.errors import ConfigError
+from prunekit.methods.layers.budget import check_target
+from prunekit.methods.sglp.cka import ESTIMATORS
+
+SEQUENCES = ("colsum", "rows")
+
+
+@dataclass(frozen=True)
+class SGLPConfig:
+    """Partition the layer units into segments of similar representations (linear CKA, Fisher
+    optimal segmentation), then in each segment keep the units whose removal leaves the
+    network with the largest GradNorm.
+
+    - ``target``: ``Target(layers=...)``, ``params`` or ``macs``; removals are spread over the
+      segments in proportion to their removable units (never typed per segment).
+    - ``segments``: the number of segments, or None for the loss-drop rule (relative drop >
+      ``drop_threshold`` up to ``max_segments``, as the official code).
+    - ``sequence``: segment the CKA column sums (``"colsum"``, official) or the full CKA rows.
+    - ``estimator``: ``"unbiased"`` minibatch HSIC (default) or ``"biased"``.
+    - ``cka_batches`` validation batches for CKA, ``gradnorm_batches`` training batches per
+      GradNorm; subsets are searched exhaustively up to ``exhaustive_limit``, greedily beyond.
+    """
+
+    target: Target
+    segments: int | None = None
+    max_segments: int = 6
+    drop_threshold: float = 0.05
+    sequence: str = "colsum"
+    estimator: str = "unbiased"
+    cka_batches: int = 5
+    gradnorm_batches: int = 2
+    exhaustive_limit: int = 64
+    units: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_target(self.target, "SGLPConfig")
+        if self.segments is not None and self.segments < 1:
+            raise ConfigError(f"SGLPConfig.segments is {self.segments}; expected None or >= 1")
+        if self.max_segments < 1:
+            raise ConfigError(f"SGLPConfig.max_segments is {self.max_segments}; expected >= 1")
+        if self.sequence not in SEQUENCES:
+            raise ConfigError(
+                f"SGLPConfig.sequence is {self.sequence!r}; expected one of {SEQUENCES}"
+            )
+        if self.estimator not in ESTIMATORS:
+            raise ConfigError(
+                f"SGLPConfig.estimator is {self.estimator!r}; expected one of {ESTIMATORS}"
+            )
+        for name in ("cka_batches", "gradnorm_batches", "exhaustive_limit"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"SGLPConfig.{name} is {getattr(self, name)}; expected >= 1")
+        object.__setattr__(self, "units", tuple(self.units))
