@@ -39,10 +39,13 @@ def to_device(value: Any, device: torch.device) -> Any:
 
 def batch_loss(model: nn.Module, batch: Any, loss_fn: LossFn | None = None) -> torch.Tensor:
     """The training loss of one batch. Tuples: ``loss_fn(output, targets)`` (cross-entropy by
-    default). Dicts (Hugging Face): the model's own loss, with ``labels`` = ``input_ids`` for a
-    language model when no labels are given."""
+    default). Dicts (Hugging Face): ``loss_fn(output, labels)`` when both are given, else the
+    model's own loss, with ``labels`` = ``input_ids`` for a language model."""
     batch = to_device(batch, model_device(model))
-    if isinstance(batch, dict):
+    if isinstance(batch, dict) and loss_fn is not None and "labels" in batch:
+        output = primary_output(call_model(model, batch_inputs(batch)))
+        loss = loss_fn(output, batch["labels"])
+    elif isinstance(batch, dict):
         kwargs = dict(batch)
         kwargs.setdefault("labels", kwargs.get("input_ids"))
         loss = getattr(model(**kwargs), "loss", None)

@@ -1,1 +1,5 @@
-"""Placeholder package; filled by later issues."""
+"""Small fit/evaluate loops."""
+
+from prunekit.train.loop import accuracy, fit, mean_loss
+
+__all__ = ["accuracy", "fit", "mean_loss"]

@@ -26,6 +26,11 @@ class SGLPConfig:
     - ``estimator``: ``"unbiased"`` minibatch HSIC (default) or ``"biased"``.
     - ``cka_batches`` validation batches for CKA, ``gradnorm_batches`` training batches per
       GradNorm; subsets are searched exhaustively up to ``exhaustive_limit``, greedily beyond.
+    - ``gradnorm``: keep the subset whose pruned network has the ``"min"`` (default) or
+      ``"max"`` (official code) GradNorm. The official code scores a full-depth network whose
+      unselected layers are random; here the other layers of the segment are truly removed
+      and a pretrained network sits near a minimum, so a large gradient means the removal
+      hurt: ``"min"`` keeps the least disrupted network (docs/methods/sglp.md).
     """
 
     target: Target
@@ -37,6 +42,7 @@ class SGLPConfig:
     cka_batches: int = 5
     gradnorm_batches: int = 2
     exhaustive_limit: int = 64
+    gradnorm: str = "min"
     units: tuple[str, ...] = ()
     seed: int = 0
 
@@ -54,6 +60,8 @@ class SGLPConfig:
             raise ConfigError(
                 f"SGLPConfig.estimator is {self.estimator!r}; expected one of {ESTIMATORS}"
             )
+        if self.gradnorm not in ("min", "max"):
+            raise ConfigError(f"SGLPConfig.gradnorm is {self.gradnorm!r}; expected 'min' or 'max'")
         for name in ("cka_batches", "gradnorm_batches", "exhaustive_limit"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"SGLPConfig.{name} is {getattr(self, name)}; expected >= 1")

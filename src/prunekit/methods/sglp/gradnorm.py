@@ -44,7 +44,8 @@ def best_removal(
     candidates: Sequence[str], count: int, score: Callable[[list[str]], float], limit: int
 ) -> tuple[list[str], float]:
     """The ``count`` candidates whose removal leaves the largest score: every subset when there
-    are at most ``limit``, otherwise greedily one removal at a time."""
+    are at most ``limit``, otherwise greedily one removal at a time. (Negate a score to
+    minimise it.)"""
     if count <= 0:
         return [], math.nan
     if math.comb(len(candidates), count) <= limit:

@@ -73,8 +73,10 @@ def prune_sglp(
     members = [[u for u in units[a : b + 1] if u.removable] for a, b in bounds]
     batches = list(take(train_data, config.gradnorm_batches, "train_data"))
 
+    sign = 1.0 if config.gradnorm == "max" else -1.0
+
     def score(removed: list[str]) -> float:
-        return grad_norm(model, units, removed, batches, loss_fn, config.seed)
+        return sign * grad_norm(model, units, removed, batches, loss_fn, config.seed)
 
     @cache
     def in_segment(segment: int, remove: int) -> tuple[tuple[str, ...], float]:

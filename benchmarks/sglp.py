@@ -1,0 +1,214 @@
+"""SGLP against the layer-importance baselines on offline data (issue 5, item 8).
+
+    .venv/bin/python benchmarks/sglp.py classify --dataset mnist1d [--hard] [--seeds 3]
+    .venv/bin/python benchmarks/sglp.py classify --dataset digits
+    .venv/bin/python benchmarks/sglp.py minilm
+
+classify: a 16-block SmallResNet is trained per seed, then every method removes 50% and 75% of
+the blocks; test accuracy with no fine-tuning and after the same short fine-tune. --hard uses
+fewer training samples and more generator noise (stated in the JSON). minilm: remove 2 of the
+6 layers, mean cosine of sentence embeddings to the unpruned model on the zoo's text set.
+Each run writes JSON to benchmarks/results/ and a CKA heatmap with the segments per SGLP run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import prunekit as pk
+from prunekit.train import accuracy, fit
+
+RESULTS = Path(__file__).parent / "results"
+BASELINES = ("block_influence", "angular", "random", "last")
+HARD = {"num_samples": 1500, "iid_noise_scale": 0.05, "corr_noise_scale": 0.5}
+
+
+def heatmap(details: dict[str, Any], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cka = torch.tensor(details["cka"])
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    image = ax.imshow(cka, vmin=0, vmax=1, cmap="viridis")
+    edge = 0
+    for segment in details["segments"][:-1]:
+        edge += len(segment)
+        ax.axhline(edge - 0.5, color="white", lw=1.5)
+        ax.axvline(edge - 0.5, color="white", lw=1.5)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("unit")
+    ax.set_ylabel("unit")
+    fig.colorbar(image, ax=ax, label="linear CKA")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def methods(keep: float) -> dict[str, Any]:
+    target = pk.Target(layers=keep)
+    out: dict[str, Any] = {"sglp": pk.SGLPConfig(target=target)}
+    for name in BASELINES:
+        out[name] = pk.LayerConfig(target=target, criterion=name)
+    return out
+
+
+def classify(dataset: str, hard: bool, seeds: int, epochs: int, finetune: int) -> dict[str, Any]:
+    rows = []
+    tag = f"{dataset}{'-hard' if hard else ''}"
+    for seed in range(seeds):
+        if dataset == "mnist1d":
+            data = pk.zoo.dataset("mnist1d", seed=seed, **(HARD if hard else {}))
+            model = pk.zoo.model("small_resnet", dims=1, blocks=16, width=48)
+        else:
+            data = pk.zoo.dataset("digits", seed=seed)
+            model = pk.zoo.model("small_resnet", dims=2, blocks=16, width=32)
+        torch.manual_seed(seed)
+        for p in model.parameters():  # a fresh init per seed
+            if p.dim() > 1:
+                torch.nn.init.kaiming_normal_(p)
+        train = data.loader("train", batch_size=64)
+        test = data.loader("test", batch_size=256)
+        start = time.perf_counter()
+        fit(model, train, epochs=epochs, lr=3e-3, seed=seed)
+        dense = accuracy(model, test)
+        print(f"[{tag} seed {seed}] dense {dense:.4f} ({time.perf_counter() - start:.0f} s)")
+        example = next(iter(test))[0][:2]
+        for keep in (0.5, 0.25):
+            for name, config in methods(keep).items():
+                config = dataclasses.replace(config, seed=seed)
+                result = pk.prune(
+                    model,
+                    config,
+                    example_inputs=example,
+                    train_data=train,
+                    val_data=data.loader("val", batch_size=128),
+                )
+                before = accuracy(result.model, test)
+                tuned = copy.deepcopy(result.model)
+                fit(tuned, train, epochs=finetune, lr=1e-3, seed=seed)
+                after = accuracy(tuned, test)
+                row = {
+                    "seed": seed,
+                    "keep": keep,
+                    "method": name,
+                    "dense": dense,
+                    "no_finetune": before,
+                    "finetuned": after,
+                    "removed": result.details["removed"],
+                    "params_kept": result.after.params / result.before.params,
+                }
+                rows.append(row)
+                print(f"  keep {keep} {name:16s} {before:.4f} -> {after:.4f}", flush=True)
+                if name == "sglp":
+                    heatmap(
+                        result.details,
+                        RESULTS / "figures" / f"sglp-cka-{tag}-seed{seed}-keep{keep}.png",
+                        f"SmallResNet on {tag}, seed {seed}: CKA and SGLP segments",
+                    )
+    setting = {
+        "dataset": dataset,
+        "hard": HARD if hard else None,
+        "epochs": epochs,
+        "finetune_epochs": finetune,
+        "seeds": seeds,
+    }
+    return {"setting": setting, "rows": rows}
+
+
+def minilm(seeds: int) -> dict[str, Any]:
+    from prunekit.zoo.text import sentence_embeddings
+
+    tokenizer = pk.zoo.tokenizer("minilm")
+    model = pk.zoo.model("minilm").eval()
+    data = pk.zoo.dataset("text", seed=0)
+    sentences = [data.test[i] for i in range(len(data.test))][:400]
+    train_sentences = [data.train[i] for i in range(len(data.train))][:128]
+    with torch.no_grad():
+        reference = sentence_embeddings(model, tokenizer, sentences)
+    batches = []
+    for start in range(0, len(train_sentences), 32):
+        encoded = dict(
+            tokenizer(
+                train_sentences[start : start + 32],
+                padding=True,
+                truncation=True,
+                max_length=64,
+                return_tensors="pt",
+            )
+        )
+        with torch.no_grad():
+            encoded["labels"] = model(**encoded).last_hidden_state.mean(1)
+        batches.append(encoded)
+
+    def loss_fn(hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (1 - torch.nn.functional.cosine_similarity(hidden.mean(1), target)).mean()
+
+    example = {k: v[:2] for k, v in batches[0].items() if k != "labels"}
+    rows = []
+    for name, config in methods(4 / 6).items():
+        config = dataclasses.replace(config, segments=3) if name == "sglp" else config
+        result = pk.prune(
+            model,
+            config,
+            example_inputs=example,
+            train_data=batches,
+            val_data=[{k: v for k, v in b.items() if k != "labels"} for b in batches],
+            loss_fn=loss_fn,
+        )
+        with torch.no_grad():
+            pruned = sentence_embeddings(result.model, tokenizer, sentences)
+        cosine = float((pruned * reference).sum(-1).mean())
+        rows.append({"method": name, "removed": result.details["removed"], "cosine": cosine})
+        print(f"  {name:16s} removed {result.details['removed']} cosine {cosine:.4f}", flush=True)
+        if name == "sglp":
+            heatmap(
+                result.details,
+                RESULTS / "figures" / "sglp-cka-minilm.png",
+                "MiniLM: CKA between layers and SGLP segments",
+            )
+    return {"setting": {"sentences": len(sentences), "remove": 2, "seeds": seeds}, "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("classify")
+    c.add_argument("--dataset", choices=("mnist1d", "digits"), required=True)
+    c.add_argument("--hard", action="store_true")
+    c.add_argument("--seeds", type=int, default=3)
+    c.add_argument("--epochs", type=int, default=15)
+    c.add_argument("--finetune", type=int, default=3)
+    m = sub.add_parser("minilm")
+    m.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    if args.command == "classify":
+        result = classify(args.dataset, args.hard, args.seeds, args.epochs, args.finetune)
+        name = f"sglp-{args.dataset}{'-hard' if args.hard else ''}.json"
+        command = (
+            f"python benchmarks/sglp.py classify --dataset {args.dataset}"
+            f"{' --hard' if args.hard else ''} --seeds {args.seeds} --epochs {args.epochs}"
+            f" --finetune {args.finetune}"
+        )
+    else:
+        result = minilm(args.seeds)
+        name, command = "sglp-minilm.json", "python benchmarks/sglp.py minilm"
+    result["command"] = command
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
