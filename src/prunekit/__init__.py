@@ -3,6 +3,7 @@
 from prunekit import zoo
 from prunekit._version import __version__
 from prunekit.api import PruneResult, prune
+from prunekit.core.inputs_edit import FeatureSelector, feature_selector
 from prunekit.core.metrics import Latency, Metrics, Ratios, measure
 from prunekit.core.plan import Plan, PlanError
 from prunekit.core.target import Target
@@ -17,6 +18,7 @@ from prunekit.errors import (
 from prunekit.io.onnx import export_onnx
 from prunekit.io.save import load, save
 from prunekit.methods.channel import ChannelConfig
+from prunekit.methods.features import FeatureConfig
 from prunekit.methods.layers import LayerConfig
 from prunekit.methods.sglp import SGLPConfig
 from prunekit.models import rules as _rules
@@ -26,6 +28,8 @@ _rules.register()
 __all__ = [
     "ChannelConfig",
     "ConfigError",
+    "FeatureConfig",
+    "FeatureSelector",
     "InputError",
     "Latency",
     "LayerConfig",
@@ -42,6 +46,7 @@ __all__ = [
     "UnknownNameError",
     "__version__",
     "export_onnx",
+    "feature_selector",
     "load",
     "measure",
     "prune",

@@ -3,17 +3,19 @@ layer that reads the model's input directly. The pruned model then takes only th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from prunekit.core.edits import ChannelEdit, Keep
+from prunekit.core.edits import ChannelEdit, Keep, PlanError, check_fields
 from prunekit.core.inputs import ExampleInputs, call_model, tensors_of
 from prunekit.core.modes import eval_mode
 from prunekit.core.surgery import dim_size
-from prunekit.errors import PrunekitError
+from prunekit.errors import InputError, PrunekitError
 
 _READERS = (nn.Linear, nn.modules.conv._ConvNd)
 
@@ -58,3 +60,106 @@ def input_feature_edits(
         kept.check(f"input features of {path}")
         edits.append(ChannelEdit(path, None, kept))
     return edits
+
+
+SELECTOR_ATTRIBUTE = "_prunekit_inputs"
+AXES = ("flat", "channel")
+
+
+@dataclass(frozen=True)
+class FeatureSelector:
+    """Turns full inputs into the reduced inputs a feature-pruned model takes.
+
+    ``shape`` is one sample's full input shape; ``axis="flat"`` keeps entries of the flattened
+    sample (MLP pixels, tabular columns), ``"channel"`` keeps entries of its first dimension
+    (image channels). ``names`` optionally names every full feature along that axis."""
+
+    shape: tuple[int, ...]
+    axis: str
+    keep: tuple[int, ...]
+    names: tuple[str, ...] | None = None
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape) if self.axis == "flat" else self.shape[0]
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """Boolean, in the shape of one full sample: True where a feature is kept."""
+        mask = torch.zeros(self.size, dtype=torch.bool)
+        mask[list(self.keep)] = True
+        if self.axis == "flat":
+            return mask.reshape(self.shape)
+        return mask.reshape(-1, *([1] * (len(self.shape) - 1))).expand(self.shape)
+
+    @property
+    def kept_names(self) -> list[str]:
+        return [self.names[i] for i in self.keep] if self.names else [str(i) for i in self.keep]
+
+    def __call__(self, inputs: Any) -> Any:
+        """Reduce a batch (tensor or numpy array, batch first) of full inputs."""
+        if tuple(inputs.shape[1:]) != tuple(self.shape):
+            raise InputError(
+                f"the feature selector expects batches of full inputs of shape (N, "
+                f"{', '.join(map(str, self.shape))}), got {tuple(inputs.shape)}"
+            )
+        index = list(self.keep)
+        if self.axis == "flat":
+            return inputs.reshape(inputs.shape[0], -1)[:, index]
+        return inputs[:, index]
+
+    def batches(self, data: Iterable[Any]) -> Iterator[Any]:
+        """Reduced batches of a DataLoader of (inputs, targets, ...) or bare inputs."""
+        for batch in data:
+            if isinstance(batch, list | tuple):
+                yield (self(batch[0]), *batch[1:])
+            else:
+                yield self(batch)
+
+
+def feature_selector(model: nn.Module) -> FeatureSelector | None:
+    """The selector of a feature-pruned model (also after pk.load), or None."""
+    selector = getattr(model, SELECTOR_ATTRIBUTE, None)
+    return selector if isinstance(selector, FeatureSelector) else None
+
+
+@dataclass(frozen=True)
+class InputsEdit:
+    """Record, in the plan, which input features the model takes (its FeatureSelector)."""
+
+    op: ClassVar[str] = "inputs"
+    selector: FeatureSelector
+
+    def apply(self, model: nn.Module, where: str) -> None:
+        object.__setattr__(model, SELECTOR_ATTRIBUTE, self.selector)
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.selector
+        return {
+            "op": self.op,
+            "shape": list(s.shape),
+            "axis": s.axis,
+            "keep": list(s.keep),
+            "names": list(s.names) if s.names else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str) -> InputsEdit:
+        check_fields(data, {"op", "shape", "axis", "keep", "names"}, where)
+        shape, axis, names = data.get("shape"), data.get("axis"), data.get("names")
+        if not isinstance(shape, list) or not all(isinstance(i, int) and i > 0 for i in shape):
+            raise PlanError(f"{where}: 'shape' must be a list of positive integers")
+        if axis not in AXES:
+            raise PlanError(f"{where}: 'axis' must be one of {AXES}")
+        size = math.prod(shape) if axis == "flat" else shape[0]
+        keep = Keep.from_json({"size": size, "keep": data.get("keep")}, where)
+        keep.check(where)
+        if names is not None and (
+            not isinstance(names, list)
+            or len(names) != size
+            or not all(isinstance(n, str) for n in names)
+        ):
+            raise PlanError(f"{where}: 'names' must be null or {size} strings")
+        return cls(
+            FeatureSelector(tuple(shape), axis, keep.indices, tuple(names) if names else None)
+        )

@@ -25,6 +25,7 @@ from prunekit.core.edits import (
     channel_edits,
     check_fields,
 )
+from prunekit.core.inputs_edit import InputsEdit
 
 __all__ = [
     "ATTRIBUTE_RULES",
@@ -41,9 +42,10 @@ __all__ = [
     "channel_edits",
 ]
 
-Edit = ChannelEdit | ParameterEdit | AttrEdit | RemoveEdit | LayersEdit | ReplaceEdit
+Edit = ChannelEdit | ParameterEdit | AttrEdit | RemoveEdit | LayersEdit | ReplaceEdit | InputsEdit
 EDIT_TYPES: dict[str, Any] = {
-    t.op: t for t in (ChannelEdit, ParameterEdit, AttrEdit, RemoveEdit, LayersEdit, ReplaceEdit)
+    t.op: t
+    for t in (ChannelEdit, ParameterEdit, AttrEdit, RemoveEdit, LayersEdit, ReplaceEdit, InputsEdit)
 }
 
 PLAN_FORMAT = "prunekit.plan"

@@ -37,6 +37,25 @@ def zero_readers(model: nn.Module, group: ChannelGroup, root_indices: Sequence[i
             raise NotImplementedError(f"zeroing readers of {type(module).__name__}")
 
 
+@torch.no_grad()
+def zero_producers(model: nn.Module, group: ChannelGroup, root_indices: Sequence[int]) -> None:
+    """Zero the weights, biases and norm affines that produce the given root channels."""
+    for member, local in group.member_removals(root_indices):
+        if member.dim != "out" or member.is_parameter:
+            continue
+        module = get_module(model, member.path)
+        for name in ("weight", "bias"):
+            tensor = getattr(module, name, None)
+            if not isinstance(tensor, torch.Tensor):
+                continue
+            if is_transposed_linear(module) and name == "weight":
+                tensor[:, local] = 0
+            elif isinstance(module, _CONV) and module.transposed and name == "weight":
+                continue  # (in, out/groups, ...): rare as a producer here; readers are zeroed
+            else:
+                tensor[local] = 0
+
+
 def relative_error(reference: torch.Tensor, other: torch.Tensor) -> float:
     scale = reference.abs().max().clamp_min(1e-12)
     return float((reference - other).abs().max() / scale)

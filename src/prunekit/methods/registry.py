@@ -8,6 +8,8 @@ from typing import Any
 from prunekit.errors import ConfigError
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.method import prune_channels
+from prunekit.methods.features.config import FeatureConfig
+from prunekit.methods.features.method import prune_features
 from prunekit.methods.layers.config import LayerConfig
 from prunekit.methods.layers.method import prune_layers
 from prunekit.methods.sglp.config import SGLPConfig
@@ -18,6 +20,7 @@ Method = Callable[..., Any]
 METHODS: dict[type, Method] = {
     ChannelConfig: prune_channels,
     LayerConfig: prune_layers,
+    FeatureConfig: prune_features,
     SGLPConfig: prune_sglp,
 }
 

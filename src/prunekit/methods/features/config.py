@@ -1,0 +1,62 @@
+"""FeatureConfig: induced feature selection by structured pruning (Hubens et al. 2023)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prunekit.core.target import Target
+from prunekit.errors import ConfigError
+from prunekit.methods.features.schedule import SCHEDULES
+
+CRITERIA = ("magnitude", "taylor")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Sparse training that zeroes the weights reading whole input features (and, jointly,
+    whole hidden neurons/channels), then removal of those features and weights.
+
+    - ``target``: ``Target(features=...)``: the fraction of input features to keep (the first
+      Linear layer's columns, or the first Conv's input channels).
+    - ``hidden``: the fraction of every hidden group's neurons/channels to remove as well.
+    - ``criterion``: ``"magnitude"`` (mean |w| of a feature's column) or ``"taylor"``
+      (|sum of w * dL/dw| over it, from the current batch).
+    - ``schedule``: ``"one_cycle"`` (default, Hubens), ``"one_shot"``, ``"iterative"``,
+      ``"agp"``; masks are updated before every step and re-applied after it.
+    - ``epochs``, ``lr``, ``weight_decay``: the sparse training (AdamW). Retrain the returned
+      model afterwards (``prunekit.train.fit``) with the budget you give the baselines.
+    - ``feature_names``: names of the full input features, for the ranked list.
+    """
+
+    target: Target
+    hidden: float = 0.0
+    criterion: str = "magnitude"
+    schedule: str = "one_cycle"
+    epochs: int = 30
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    feature_names: tuple[str, ...] | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.target, Target) or self.target.features is None:
+            raise ConfigError(
+                "FeatureConfig.target needs features=, the fraction of input features to keep "
+                "(e.g. pk.Target(features=0.25))"
+            )
+        if not 0.0 <= self.hidden < 1.0:
+            raise ConfigError(f"FeatureConfig.hidden is {self.hidden}; expected [0, 1)")
+        if self.criterion not in CRITERIA:
+            raise ConfigError(
+                f"FeatureConfig.criterion is {self.criterion!r}; expected one of {CRITERIA}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"FeatureConfig.schedule is {self.schedule!r}; expected one of {SCHEDULES}"
+            )
+        if self.epochs < 1 or self.lr <= 0:
+            raise ConfigError(
+                f"FeatureConfig(epochs={self.epochs}, lr={self.lr}): need epochs >= 1, lr > 0"
+            )
+        if self.feature_names is not None:
+            object.__setattr__(self, "feature_names", tuple(self.feature_names))
