@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/sglp.py classify --dataset mnist1d [--hard] [--seeds 3]
     .venv/bin/python benchmarks/sglp.py classify --dataset digits
     .venv/bin/python benchmarks/sglp.py minilm
+    .venv/bin/python benchmarks/sglp.py lm [--seeds 3]
 
 classify: a 16-block SmallResNet is trained per seed, then every method removes 50% and 75% of
 the blocks; test accuracy with no fine-tuning and after the same short fine-tune. --hard uses
@@ -180,6 +181,97 @@ def minilm(seeds: int) -> dict[str, Any]:
     return {"setting": {"sentences": len(sentences), "remove": 2, "seeds": seeds}, "rows": rows}
 
 
+def lm_batches(sentences: list[str], tokenizer: Any, size: int = 32) -> list[dict[str, Any]]:
+    out = []
+    for start in range(0, len(sentences), size):
+        encoded = dict(
+            tokenizer(
+                sentences[start : start + size],
+                padding=True,
+                truncation=True,
+                max_length=48,
+                return_tensors="pt",
+            )
+        )
+        encoded.pop("token_type_ids", None)
+        labels = encoded["input_ids"].clone()
+        labels[encoded["attention_mask"] == 0] = -100
+        encoded["labels"] = labels
+        out.append(encoded)
+    return out
+
+
+def lm(seeds: int, epochs: int, heal: int) -> dict[str, Any]:
+    """A GPT-2-style causal LM (8 layers, MiniLM's tokenizer) trained on the zoo's text set;
+    remove 2 and 4 layers; held-out perplexity without and with a short healing fine-tune."""
+    import math
+
+    import transformers
+
+    from prunekit.train import mean_loss
+
+    tokenizer = pk.zoo.tokenizer("minilm")
+    data = pk.zoo.dataset("text", seed=0)
+    split = {
+        s: [data.split(s)[i] for i in range(len(data.split(s)))] for s in ("train", "val", "test")
+    }
+    train, val, test = (lm_batches(split[s], tokenizer) for s in ("train", "val", "test"))
+    rows = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        config = transformers.GPT2Config(
+            vocab_size=tokenizer.vocab_size,
+            n_embd=128,
+            n_layer=8,
+            n_head=4,
+            n_positions=64,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+        model = transformers.GPT2LMHeadModel(config)
+        fit(model, train, epochs=epochs, lr=2e-3, seed=seed)
+        dense = math.exp(mean_loss(model, test))
+        print(f"[lm seed {seed}] dense perplexity {dense:.2f}", flush=True)
+        example = {k: v[:2] for k, v in train[0].items() if k != "labels"}
+        for remove in (2, 4):
+            for name, cfg in methods((8 - remove) / 8).items():
+                cfg = dataclasses.replace(cfg, seed=seed)
+                result = pk.prune(
+                    model, cfg, example_inputs=example, train_data=train, val_data=val
+                )
+                before = math.exp(mean_loss(result.model, test))
+                healed = copy.deepcopy(result.model)
+                fit(healed, train, epochs=heal, lr=1e-3, seed=seed)
+                after = math.exp(mean_loss(healed, test))
+                rows.append(
+                    {
+                        "seed": seed,
+                        "remove": remove,
+                        "method": name,
+                        "dense": dense,
+                        "no_finetune": before,
+                        "finetuned": after,
+                        "removed": result.details["removed"],
+                    }
+                )
+                print(f"  remove {remove} {name:16s} ppl {before:.1f} -> {after:.1f}", flush=True)
+                if name == "sglp":
+                    heatmap(
+                        result.details,
+                        RESULTS / "figures" / f"sglp-cka-lm-seed{seed}-remove{remove}.png",
+                        f"GPT-2-style LM, seed {seed}: CKA and SGLP segments",
+                    )
+    setting = {
+        "layers": 8,
+        "n_embd": 128,
+        "epochs": epochs,
+        "heal_epochs": heal,
+        "seeds": seeds,
+        "metric": "test perplexity (lower is better)",
+    }
+    return {"setting": setting, "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +283,10 @@ def main() -> None:
     c.add_argument("--finetune", type=int, default=3)
     m = sub.add_parser("minilm")
     m.add_argument("--seeds", type=int, default=1)
+    g = sub.add_parser("lm")
+    g.add_argument("--seeds", type=int, default=3)
+    g.add_argument("--epochs", type=int, default=12)
+    g.add_argument("--heal", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -201,6 +297,13 @@ def main() -> None:
             f"python benchmarks/sglp.py classify --dataset {args.dataset}"
             f"{' --hard' if args.hard else ''} --seeds {args.seeds} --epochs {args.epochs}"
             f" --finetune {args.finetune}"
+        )
+    elif args.command == "lm":
+        result = lm(args.seeds, args.epochs, args.heal)
+        name = "sglp-lm.json"
+        command = (
+            f"python benchmarks/sglp.py lm --seeds {args.seeds} --epochs {args.epochs}"
+            f" --heal {args.heal}"
         )
     else:
         result = minilm(args.seeds)

@@ -140,7 +140,7 @@ def test_sglp_needs_training_data_and_reachable_targets() -> None:
     model, x = pk.zoo.model("resnet18", num_classes=4), torch.randn(2, 3, 32, 32)
     with pytest.raises(pk.ConfigError, match="train_data"):
         pk.prune(model, pk.SGLPConfig(target=pk.Target(layers=0.5)), example_inputs=x)
-    with pytest.raises(pk.ConfigError, match="cannot be met"):
+    with pytest.raises(pk.ConfigError, match="can be"):
         pk.prune(
             model,
             pk.SGLPConfig(target=pk.Target(layers=0.1)),

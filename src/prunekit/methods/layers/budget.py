@@ -59,12 +59,19 @@ def choose(
     def meets(f: dict[str, float]) -> bool:
         return all(f[k] <= v + 1e-12 for k, v in given.items())
 
-    low = 0
-    if "layers" in given:  # at least this many, whatever the other targets say
-        low = max(0, len(units) - math.floor(given["layers"] * len(units) + 1e-9) - 1)
-    high = removable
-    if high == 0 or low >= high:
-        low = min(low, high)
+    at_least = 0
+    if "layers" in given:  # the count the layer target alone asks for
+        at_least = len(units) - math.floor(given["layers"] * len(units) + 1e-9)
+    if at_least > removable:
+        raise ConfigError(
+            f"the target {given} needs {at_least} of {len(units)} layer units removed, but only "
+            f"{removable} can be (the others change the shape of what flows through them); "
+            f"the best reachable is Target(layers={1 - removable / len(units):.3f})"
+        )
+    if set(given) == {"layers"}:
+        removed = select(at_least)
+        return LayerChoice(removed, fractions(removed))
+    low, high = max(0, at_least - 1), removable
     every = select(high) if high else []
     best = fractions(every)
     if not meets(best):
