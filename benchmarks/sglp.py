@@ -58,7 +58,10 @@ def heatmap(details: dict[str, Any], path: Path, title: str) -> None:
 
 def methods(keep: float) -> dict[str, Any]:
     target = pk.Target(layers=keep)
-    out: dict[str, Any] = {"sglp": pk.SGLPConfig(target=target)}
+    out: dict[str, Any] = {
+        "sglp": pk.SGLPConfig(target=target),
+        "sglp_gradnorm": pk.SGLPConfig(target=target, selection="gradnorm"),
+    }
     for name in BASELINES:
         out[name] = pk.LayerConfig(target=target, criterion=name)
     return out
@@ -158,7 +161,7 @@ def minilm(seeds: int) -> dict[str, Any]:
     example = {k: v[:2] for k, v in batches[0].items() if k != "labels"}
     rows = []
     for name, config in methods(4 / 6).items():
-        config = dataclasses.replace(config, segments=3) if name == "sglp" else config
+        config = dataclasses.replace(config, segments=3) if name.startswith("sglp") else config
         result = pk.prune(
             model,
             config,

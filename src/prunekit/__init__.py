@@ -20,12 +20,14 @@ from prunekit.io.save import load, save
 from prunekit.methods.channel import ChannelConfig
 from prunekit.methods.features import FeatureConfig
 from prunekit.methods.layers import LayerConfig
+from prunekit.methods.sfp import CRSFPConfig, SFPConfig
 from prunekit.methods.sglp import SGLPConfig
 from prunekit.models import rules as _rules
 
 _rules.register()
 
 __all__ = [
+    "CRSFPConfig",
     "ChannelConfig",
     "ConfigError",
     "FeatureConfig",
@@ -41,6 +43,7 @@ __all__ = [
     "PruneResult",
     "PrunekitError",
     "Ratios",
+    "SFPConfig",
     "SGLPConfig",
     "Target",
     "UnknownNameError",

@@ -127,6 +127,11 @@ class ChannelGraph:
         self._no_roots = {get_module(model, p) for s in self.heads for p in projection_paths(s)}
         self.skipped: list[tuple[str, str]] = []  # (group root, why it cannot be pruned)
 
+    @property
+    def output_modules(self) -> set[nn.Module]:
+        """Modules whose outputs reach the model's outputs through parameter-free operations."""
+        return set(self._output_modules)
+
     def groups(self) -> list[ChannelGroup]:
         """Every prunable group, excluding those that would change the model's output shape."""
         found = []

@@ -12,6 +12,8 @@ from prunekit.methods.features.config import FeatureConfig
 from prunekit.methods.features.method import prune_features
 from prunekit.methods.layers.config import LayerConfig
 from prunekit.methods.layers.method import prune_layers
+from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
+from prunekit.methods.sfp.method import prune_sfp
 from prunekit.methods.sglp.config import SGLPConfig
 from prunekit.methods.sglp.method import prune_sglp
 
@@ -21,6 +23,8 @@ METHODS: dict[type, Method] = {
     ChannelConfig: prune_channels,
     LayerConfig: prune_layers,
     FeatureConfig: prune_features,
+    SFPConfig: prune_sfp,
+    CRSFPConfig: prune_sfp,
     SGLPConfig: prune_sglp,
 }
 

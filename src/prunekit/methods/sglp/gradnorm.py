@@ -40,6 +40,19 @@ def grad_norm(
     return total / len(batches)
 
 
+@torch.no_grad()
+def pruned_loss(
+    model: nn.Module,
+    units: Sequence[Unit],
+    removed: Sequence[str],
+    batches: Sequence[Any],
+    loss_fn: LossFn | None,
+) -> float:
+    """The mean training loss of the network without ``removed``, in eval mode."""
+    pruned = apply(copy.deepcopy(model), units, removed).eval()
+    return sum(float(batch_loss(pruned, b, loss_fn)) for b in batches) / len(batches)
+
+
 def best_removal(
     candidates: Sequence[str], count: int, score: Callable[[list[str]], float], limit: int
 ) -> tuple[list[str], float]:

@@ -18,7 +18,7 @@ from prunekit.methods.layers.budget import choose
 from prunekit.methods.layers.method import LayerOutcome, finish, scoring_data
 from prunekit.methods.sglp.cka import MinibatchCKA
 from prunekit.methods.sglp.config import SGLPConfig
-from prunekit.methods.sglp.gradnorm import best_removal, grad_norm
+from prunekit.methods.sglp.gradnorm import best_removal, grad_norm, pruned_loss
 from prunekit.methods.sglp.segment import choose_count, fisher_losses, segments
 
 
@@ -73,10 +73,11 @@ def prune_sglp(
     members = [[u for u in units[a : b + 1] if u.removable] for a, b in bounds]
     batches = list(take(train_data, config.gradnorm_batches, "train_data"))
 
-    sign = 1.0 if config.gradnorm == "max" else -1.0
-
-    def score(removed: list[str]) -> float:
-        return sign * grad_norm(model, units, removed, batches, loss_fn, config.seed)
+    def score(removed: list[str]) -> float:  # larger is better
+        if config.selection == "loss":
+            return -pruned_loss(model, units, removed, batches, loss_fn)
+        value = grad_norm(model, units, removed, batches, loss_fn, config.seed)
+        return value if config.selection == "gradnorm_max" else -value
 
     @cache
     def in_segment(segment: int, remove: int) -> tuple[tuple[str, ...], float]:

@@ -1,0 +1,59 @@
+"""SFPConfig and CRSFPConfig: soft filter pruning, and its consistent-representation variant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from prunekit.errors import ConfigError
+
+CRITERIA = ("l2", "fpgm", "taylor")
+
+
+@dataclass(frozen=True)
+class SFPConfig:
+    """Soft Filter Pruning (He et al. 2018) over the core's channel groups, trained here.
+
+    - ``rate``: the fraction of every group's channels masked (per group, uniform), in [0, 1).
+    - ``criterion``: ``"l2"`` (filter norm), ``"fpgm"`` (geometric median) or ``"taylor"``.
+    - ``epochs``, ``lr``, ``momentum``, ``weight_decay``, ``nesterov``: SGD with a cosine
+      schedule; masks are computed before training and after every epoch, the masked filters
+      zeroed and free to regrow.
+    - ``checkpoint_dir``: a checkpoint after every epoch; a run with the same directory resumes.
+    - ``amp``: mixed precision on CUDA (ignored on CPU). ``progress``: a progress bar.
+    """
+
+    rate: float = 0.3
+    criterion: str = "l2"
+    epochs: int = 30
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = True
+    checkpoint_dir: str | None = None
+    amp: bool = True
+    progress: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        if not 0.0 <= self.rate < 1.0:
+            raise ConfigError(f"{name}.rate is {self.rate}; expected a fraction in [0, 1)")
+        if self.criterion not in CRITERIA:
+            raise ConfigError(f"{name}.criterion is {self.criterion!r}; expected one of {CRITERIA}")
+        if self.epochs < 1 or self.lr <= 0:
+            raise ConfigError(f"{name}(epochs={self.epochs}, lr={self.lr}): need >= 1 and > 0")
+
+
+@dataclass(frozen=True)
+class CRSFPConfig(SFPConfig):
+    """CR-SFP (Xiang et al. 2023): a pruned (P-NN) and a reconstructed (R-NN) head on a shared
+    backbone, two augmented views, loss CE(P) + CE(R) + alpha/2 [KL(sg(p_R)||p_P) +
+    KL(sg(p_P)||p_R)]. ``symmetric`` also swaps the views and averages. ``augment`` makes one
+    view of a batch of inputs (default: random shift and small noise, for signals and images)."""
+
+    alpha: float = 1.0
+    symmetric: bool = False
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None

@@ -1,0 +1,120 @@
+"""SFP and CR-SFP: masks, export equal to the masked network, resume after a kill, DDP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import prunekit as pk
+from prunekit.methods.sfp.masks import _MaskOutput
+from prunekit.train import accuracy
+
+RUN = [sys.executable, str(Path(__file__).with_name("sfp_run.py"))]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(["src", os.environ.get("PYTHONPATH", "")])}
+
+
+def _data() -> DataLoader:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 1, 24, generator=g)
+    y = (x[:, 0, :12].mean(1) > 0).long()
+    return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=g)
+
+
+@pytest.mark.parametrize("cls", [pk.SFPConfig, pk.CRSFPConfig])
+def test_export_is_smaller_and_as_accurate_as_the_masked_network(cls: type) -> None:
+    torch.manual_seed(0)
+    model = pk.zoo.model("small_resnet", dims=1, num_classes=2, blocks=2, width=16)
+    data = _data()
+    result = pk.prune(
+        model,
+        cls(rate=0.5, epochs=3, lr=0.02),
+        example_inputs=torch.randn(2, 1, 24),
+        train_data=data,
+        val_data=data,
+    )
+    assert result.after.params < 0.5 * result.before.params
+    assert accuracy(result.model, data) == result.details["masked_accuracy"]
+    history = result.details["history"]
+    assert len(history) == 3 and {"r_accuracy", "p_accuracy", "gap"} <= set(history[0])
+    assert not any("r_head" in name for name, _ in result.model.named_modules())
+    assert all(type(m) is not nn.Module for m in result.model.modules())
+
+
+def test_masked_filters_get_no_gradient_through_the_mask() -> None:
+    x = torch.ones(2, 3, requires_grad=True)
+    mask = torch.tensor([1.0, 0.0, 1.0])
+    _MaskOutput.apply(x, mask).sum().backward()
+    assert x.grad.tolist() == [[1.0, 0.0, 1.0]] * 2
+
+
+def test_bad_sfp_configs() -> None:
+    with pytest.raises(pk.ConfigError, match="rate"):
+        pk.SFPConfig(rate=1.0)
+    with pytest.raises(pk.ConfigError, match="criterion"):
+        pk.CRSFPConfig(criterion="magic")
+    with pytest.raises(pk.ConfigError, match="no prunable"):
+        pk.prune(
+            nn.Linear(4, 2),
+            pk.SFPConfig(),
+            example_inputs=torch.randn(1, 4),
+            train_data=[(torch.randn(2, 4), torch.tensor([0, 1]))],
+        )
+
+
+def _finish(checkpoint: Path, out: Path, epochs: int, method: str) -> dict[str, torch.Tensor]:
+    subprocess.run(
+        [*RUN, str(checkpoint), str(out), str(epochs), method], check=True, env=ENV, timeout=300
+    )
+    return load_file(f"{out}.0")
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    epochs = 6
+    reference = _finish(tmp_path / "ref-ckpt", tmp_path / "ref", epochs, "crsfp")
+    checkpoint = tmp_path / "ckpt"
+    process = subprocess.Popen(
+        [*RUN, str(checkpoint), str(tmp_path / "x"), str(epochs), "crsfp"], env=ENV
+    )
+    deadline = time.time() + 240
+    while not (checkpoint / "checkpoint.safetensors").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not Path(f"{tmp_path / 'x'}.0").exists()  # it was killed before finishing
+    resumed = _finish(checkpoint, tmp_path / "resumed", epochs, "crsfp")
+    assert reference.keys() == resumed.keys()
+    for key, value in reference.items():
+        assert torch.equal(value, resumed[key]), key
+
+
+@pytest.mark.slow
+def test_distributed_training_on_two_cpu_processes(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        RUN[1],
+        "",
+        str(tmp_path / "ddp"),
+        "2",
+        "crsfp",
+    ]
+    subprocess.run(command, check=True, env=ENV, timeout=300)
+    ranks = [load_file(f"{tmp_path / 'ddp'}.{r}") for r in (0, 1)]
+    for key, value in ranks[0].items():
+        assert torch.equal(value, ranks[1][key]), key
