@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import prunekit as pk
 from prunekit.methods.sglp.cka import MinibatchCKA, cka, hsic
 from prunekit.methods.sglp.gradnorm import best_removal
-from prunekit.methods.sglp.method import allocate
+from prunekit.methods.sglp.method import greedy_order
 from prunekit.methods.sglp.segment import choose_count, fisher_losses, segments
 from prunekit.models.hf import save_pretrained
 from tests.hf_tiny import inputs, tiny
@@ -78,10 +78,16 @@ def test_fisher_segmentation_is_optimal_and_contiguous() -> None:
     assert choose_count(losses, 0.05) >= 3
 
 
-def test_allocation_is_proportional_and_bounded() -> None:
-    assert allocate(4, [2, 4, 2]) == [1, 2, 1]
-    assert sum(allocate(5, [1, 1, 6])) == 5
-    assert allocate(3, [1, 0, 2]) == [1, 0, 2]
+def test_greedy_order_keeps_a_unit_per_segment_while_it_can() -> None:
+    members = [["a"], ["b", "c", "d"], ["e", "f"]]
+    value = {"a": 0.0, "b": 3.0, "c": 2.0, "d": 1.0, "e": 5.0, "f": 4.0}
+
+    def score(removed: list[str]) -> float:  # removing low-value units is best
+        return -sum(value[u] for u in removed)
+
+    order = greedy_order(members, 6, score)
+    assert order[:3] == ["d", "c", "f"]  # "a" is its segment's last unit: kept while possible
+    assert sorted(order) == sorted(value)
 
 
 def test_subset_search_exhaustive_and_greedy_agree_on_an_additive_score() -> None:

@@ -17,6 +17,7 @@ from prunekit.errors import (
 )
 from prunekit.io.onnx import export_onnx
 from prunekit.io.save import load, save
+from prunekit.methods.basis import BasisConfig, DoubleConfig
 from prunekit.methods.channel import ChannelConfig
 from prunekit.methods.features import FeatureConfig
 from prunekit.methods.layers import LayerConfig
@@ -27,9 +28,11 @@ from prunekit.models import rules as _rules
 _rules.register()
 
 __all__ = [
+    "BasisConfig",
     "CRSFPConfig",
     "ChannelConfig",
     "ConfigError",
+    "DoubleConfig",
     "FeatureConfig",
     "FeatureSelector",
     "InputError",

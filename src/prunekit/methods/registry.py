@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from prunekit.errors import ConfigError
+from prunekit.methods.basis.config import BasisConfig, DoubleConfig
+from prunekit.methods.basis.method import prune_basis, prune_double
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.method import prune_channels
 from prunekit.methods.features.config import FeatureConfig
@@ -21,6 +23,8 @@ Method = Callable[..., Any]
 
 METHODS: dict[type, Method] = {
     ChannelConfig: prune_channels,
+    BasisConfig: prune_basis,
+    DoubleConfig: prune_double,
     LayerConfig: prune_layers,
     FeatureConfig: prune_features,
     SFPConfig: prune_sfp,

@@ -25,10 +25,10 @@ class SGLPConfig:
       ``drop_threshold`` up to ``max_segments``, as the official code).
     - ``sequence``: segment the CKA column sums (``"colsum"``, official) or the full CKA rows.
     - ``estimator``: ``"unbiased"`` minibatch HSIC (default) or ``"biased"``.
-    - ``cka_batches`` validation batches for CKA, ``gradnorm_batches`` training batches per
+    - ``cka_batches`` validation batches for CKA, ``score_batches`` training batches per
       GradNorm; subsets are searched exhaustively up to ``exhaustive_limit``, greedily beyond.
     - ``selection``: how a segment's subset is chosen, scoring the network with the subset
-      removed on ``gradnorm_batches`` training batches: ``"loss"`` (default: the lowest
+      removed on ``score_batches`` training batches: ``"loss"`` (default: the lowest
       training loss), ``"gradnorm"`` (the lowest GradNorm) or ``"gradnorm_max"`` (the
       largest, as the official code). Measured in docs/benchmarks.md; see
       docs/methods/sglp.md for why the default departs from the paper.
@@ -41,7 +41,7 @@ class SGLPConfig:
     sequence: str = "colsum"
     estimator: str = "unbiased"
     cka_batches: int = 5
-    gradnorm_batches: int = 2
+    score_batches: int = 8
     exhaustive_limit: int = 64
     selection: str = "loss"
     units: tuple[str, ...] = ()
@@ -65,7 +65,7 @@ class SGLPConfig:
             raise ConfigError(
                 f"SGLPConfig.selection is {self.selection!r}; expected one of {SELECTIONS}"
             )
-        for name in ("cka_batches", "gradnorm_batches", "exhaustive_limit"):
+        for name in ("cka_batches", "score_batches", "exhaustive_limit"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"SGLPConfig.{name} is {getattr(self, name)}; expected >= 1")
         object.__setattr__(self, "units", tuple(self.units))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
@@ -35,21 +36,22 @@ def cka_matrix(
     return accumulator.matrix()
 
 
-def allocate(count: int, sizes: list[int]) -> list[int]:
-    """Split ``count`` removals over segments in proportion to their removable units (largest
-    remainder), never more than a segment has."""
-    total = sum(sizes)
-    if total == 0:
-        return [0] * len(sizes)
-    exact = [count * s / total for s in sizes]
-    share = [int(e) for e in exact]
-    order = sorted(range(len(sizes)), key=lambda i: exact[i] - share[i], reverse=True)
-    for i in order:
-        if sum(share) >= count:
+def greedy_order(
+    members: list[list[str]], total: int, score: Callable[[list[str]], float]
+) -> list[str]:
+    """Removals in order: each step removes, from any segment, the unit whose removal (with the
+    ones before) scores best, keeping at least one unit per segment while that is possible."""
+    removed: list[str] = []
+    for _ in range(total):
+        options = []
+        for paths in members:
+            left = [p for p in paths if p not in removed]
+            options += [(p, len(left) > 1) for p in left]
+        if not options:
             break
-        if share[i] < sizes[i]:
-            share[i] += 1
-    return share
+        spare = [p for p, keeps_one in options if keeps_one] or [p for p, _ in options]
+        removed.append(max(spare, key=lambda p: score([*removed, p])))
+    return removed
 
 
 def prune_sglp(
@@ -70,8 +72,9 @@ def prune_sglp(
     losses, _ = fisher_losses(points, config.max_segments)
     count = config.segments or choose_count(losses, config.drop_threshold)
     bounds = segments(points, count)
-    members = [[u for u in units[a : b + 1] if u.removable] for a, b in bounds]
-    batches = list(take(train_data, config.gradnorm_batches, "train_data"))
+    members = [[u.path for u in units[a : b + 1] if u.removable] for a, b in bounds]
+    batches = list(take(train_data, config.score_batches, "train_data"))
+    removable = sum(len(m) for m in members)
 
     def score(removed: list[str]) -> float:  # larger is better
         if config.selection == "loss":
@@ -80,14 +83,26 @@ def prune_sglp(
         return value if config.selection == "gradnorm_max" else -value
 
     @cache
-    def in_segment(segment: int, remove: int) -> tuple[tuple[str, ...], float]:
-        paths = [u.path for u in members[segment]]
-        chosen, value = best_removal(paths, remove, score, config.exhaustive_limit)
-        return tuple(chosen), value
+    def order(total: int) -> tuple[str, ...]:
+        return tuple(greedy_order(members, total, score))
 
     def select(total: int) -> list[str]:
-        shares = allocate(total, [len(m) for m in members])
-        return [p for s, r in enumerate(shares) for p in in_segment(s, r)[0]]
+        """The greedy removals, then each segment's share re-chosen by subset search (exhaustive
+        up to ``exhaustive_limit`` subsets) with the other segments' removals fixed."""
+        removed = list(order(removable)[:total])
+        for paths in members:
+            inside = [p for p in removed if p in paths]
+            others = [p for p in removed if p not in paths]
+            if not inside or math.comb(len(paths), len(inside)) > config.exhaustive_limit:
+                continue
+            best, _ = best_removal(
+                paths,
+                len(inside),
+                lambda r, fixed=others: score([*fixed, *r]),
+                config.exhaustive_limit,
+            )
+            removed = [*others, *best]
+        return removed
 
     choice = choose(model, units, example_inputs, config.target, select)
     details = {

@@ -1,0 +1,70 @@
+"""Which bases to keep: global removal in importance order, cost counted against the original
+undecomposed model (a layer whose kept rank does not pay is counted as merged back)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from prunekit.errors import ConfigError
+
+
+@dataclass
+class LayerCost:
+    path: str
+    n: int  # inputs per output: C_in * k * k
+    out: int
+    rank: int
+    positions: int  # output positions per sample summed over calls (for MACs)
+
+    def params(self, rank: int) -> int:
+        return min(rank * (self.n + self.out), self.out * self.n)
+
+    def macs(self, rank: int) -> int:
+        return self.params(rank) * self.positions
+
+
+def select(
+    costs: list[LayerCost],
+    scores: list[torch.Tensor],
+    base: dict[str, int],
+    targets: dict[str, float],
+    normalize: bool,
+) -> list[list[int]]:
+    """Kept basis indices per layer: the fewest removals, lowest score first, meeting every
+    target. ``base`` holds the original model's totals; at least one basis stays per layer."""
+    order = []
+    for layer, score in enumerate(scores):
+        value = score / score.mean().clamp_min(1e-30) if normalize else score
+        order.extend((float(v), layer, j) for j, v in enumerate(value))
+    order.sort()
+    ranks = [c.rank for c in costs]
+    totals = {
+        "params": base["params"] - sum(c.out * c.n - c.params(c.rank) for c in costs),
+        "macs": base.get("macs", 0)
+        - sum((c.out * c.n - c.params(c.rank)) * c.positions for c in costs),
+    }
+    removed: list[set[int]] = [set() for _ in costs]
+
+    def meets() -> bool:
+        return all(totals[k] / base[k] <= v + 1e-12 for k, v in targets.items())
+
+    for _, layer, j in order:
+        if meets():
+            break
+        cost = costs[layer]
+        if ranks[layer] <= 1:
+            continue
+        totals["params"] -= cost.params(ranks[layer]) - cost.params(ranks[layer] - 1)
+        totals["macs"] -= cost.macs(ranks[layer]) - cost.macs(ranks[layer] - 1)
+        ranks[layer] -= 1
+        removed[layer].add(j)
+    if not meets():
+        best = {k: round(totals[k] / base[k], 4) for k in targets}
+        raise ConfigError(
+            f"the basis target {targets} cannot be reached by the decomposed layers: keeping one "
+            f"basis in each gives {best}; fix: relax the target, decompose more layers, or use "
+            "DoubleConfig"
+        )
+    return [[j for j in range(c.rank) if j not in removed[i]] for i, c in enumerate(costs)]

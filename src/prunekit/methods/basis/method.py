@@ -1,0 +1,168 @@
+"""Basis scaling, basis pruning and double pruning."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from prunekit.core.batches import LossFn, batch_loss
+from prunekit.core.block_edits import ReplaceEdit
+from prunekit.core.graph import ChannelGraph
+from prunekit.core.inputs import ExampleInputs, call_model
+from prunekit.core.metrics import count_macs, count_params
+from prunekit.core.modes import eval_mode
+from prunekit.core.plan import Plan
+from prunekit.core.surgery import get_module, set_module
+from prunekit.errors import ConfigError
+from prunekit.methods.basis.budget import LayerCost, select
+from prunekit.methods.basis.config import BasisConfig, DoubleConfig
+from prunekit.methods.basis.layers import BasisScaled, decomposable, decompose
+from prunekit.train.loop import fit
+
+_BN = nn.modules.batchnorm._BatchNorm
+
+
+@dataclass
+class BasisOutcome:
+    model: nn.Module
+    plan: Plan
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _positions(model: nn.Module, paths: list[str], inputs: ExampleInputs) -> dict[str, int]:
+    """Output positions per sample of each layer, summed over its calls."""
+    seen = dict.fromkeys(paths, 0)
+    handles = []
+    for path in paths:
+
+        def hook(m: nn.Module, _a: Any, out: torch.Tensor, path: str = path) -> None:
+            seen[path] += out.numel() // max(1, out.shape[0] * m.weight.shape[0])
+
+        handles.append(get_module(model, path).register_forward_hook(hook))
+    try:
+        with eval_mode(model), torch.no_grad():
+            call_model(model, inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def _layers(
+    model: nn.Module, head: set[nn.Module], config: BasisConfig
+) -> tuple[list[str], list[str]]:
+    chosen, left = [], []
+    for path, module in model.named_modules():
+        if not isinstance(module, nn.Linear | nn.modules.conv._ConvNd) or module in head:
+            continue
+        if any(fnmatch.fnmatchcase(path, p) for p in config.ignore):
+            continue
+        (chosen if decomposable(module) else left).append(path)
+    return chosen, left
+
+
+def _importance(
+    model: nn.Module, layers: list[BasisScaled], data: Iterable[Any], loss_fn: LossFn | None
+) -> list[torch.Tensor]:
+    """I_j = (mean over batches of dL/ds_j * s_j)^2 over the whole training split."""
+    sums = [torch.zeros(m.rank, dtype=torch.float64) for m in layers]
+    batches = 0
+    with eval_mode(model), torch.enable_grad():
+        for batch in data:
+            model.zero_grad(set_to_none=True)
+            batch_loss(model, batch, loss_fn).backward()
+            for total, m in zip(sums, layers, strict=True):
+                if m.scale.grad is not None:
+                    total += (m.scale.grad * m.scale).detach().double().cpu()
+            batches += 1
+    model.zero_grad(set_to_none=True)
+    if batches == 0:
+        raise ConfigError("train_data yielded no batch for the Taylor importance")
+    return [(s / batches) ** 2 for s in sums]
+
+
+def prune_basis(
+    model: nn.Module,
+    config: BasisConfig,
+    example_inputs: ExampleInputs,
+    train_data: Iterable[Any] | None = None,
+    loss_fn: LossFn | None = None,
+    base: dict[str, int] | None = None,
+    **_: Any,
+) -> BasisOutcome:
+    if train_data is None:
+        raise ConfigError("BasisConfig trains the scaling factors: pass train_data= to pk.prune")
+    head = ChannelGraph(model, example_inputs).output_modules
+    paths, left = _layers(model, head, config)
+    if not paths:
+        raise ConfigError(
+            f"{type(model).__name__} has no ungrouped conv or linear layer to decompose"
+        )
+    base = base or {"params": count_params(model), "macs": count_macs(model, example_inputs)}
+    positions = _positions(model, paths, example_inputs)
+    trainable = {p: p.requires_grad for p in model.parameters()}
+    layers = []
+    for path in paths:
+        layer = decompose(get_module(model, path))
+        set_module(model, path, layer)
+        layers.append(layer)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for m in layers:
+        m.scale.requires_grad_(True)
+    for module in model.modules():
+        if module in head or (config.train_bn and isinstance(module, _BN)):
+            for p in module.parameters(recurse=False):
+                p.requires_grad_(True)
+    fit(model, train_data, epochs=config.epochs, lr=config.lr, loss_fn=loss_fn, seed=config.seed)
+    scores = _importance(model, layers, train_data, loss_fn)
+    costs = [
+        LayerCost(path, m.basis.weight[0].numel(), m.back.weight.shape[0], m.rank, positions[path])
+        for path, m in zip(paths, layers, strict=True)
+    ]
+    targets = {k: v for k, v in config.target.given().items() if k in ("params", "macs")}
+    kept = select(costs, scores, base, targets, config.normalize)
+    edits, ranks = [], {}
+    for path, layer, keep in zip(paths, layers, kept, strict=True):
+        layer.keep(keep)
+        exported = layer.export()
+        set_module(model, path, exported)
+        if isinstance(exported, nn.Sequential):
+            edits.append(ReplaceEdit.of(path, list(exported)))
+        ranks[path] = {
+            "kept": len(keep),
+            "full": costs[paths.index(path)].rank,
+            "merged": not isinstance(exported, nn.Sequential),
+        }
+    for p in model.parameters():
+        p.requires_grad_(trainable.get(p, True))
+    plan = Plan(edits)
+    details = {"ranks": ranks, "left_as_is": left, "importance": [s.tolist() for s in scores]}
+    return BasisOutcome(model, plan, details)
+
+
+def prune_double(
+    model: nn.Module,
+    config: DoubleConfig,
+    example_inputs: ExampleInputs,
+    train_data: Iterable[Any] | None = None,
+    loss_fn: LossFn | None = None,
+    **_: Any,
+) -> BasisOutcome:
+    from prunekit.methods.channel.method import prune_channels
+
+    base = {"params": count_params(model), "macs": count_macs(model, example_inputs)}
+    first = prune_channels(
+        model, config.channel, example_inputs, train_data=train_data, loss_fn=loss_fn
+    )
+    second = prune_basis(
+        first.model, config.basis, example_inputs, train_data=train_data, loss_fn=loss_fn, base=base
+    )
+    plan = Plan([*first.plan.edits, *second.plan.edits])
+    details = {"channel": first.details, **second.details}
+    return BasisOutcome(second.model, plan, details)
