@@ -136,10 +136,17 @@ def test_basis_bad_input() -> None:
             example_inputs=torch.randn(2, 3, 8, 8),
         )
     depthwise = nn.Sequential(nn.Conv2d(4, 4, 3, groups=4), nn.Flatten(), nn.Linear(4 * 36, 2))
-    with pytest.raises(pk.ConfigError, match="cannot be reached"):
+    with pytest.raises(pk.ConfigError, match="no ungrouped conv"):
         pk.prune(
             depthwise,
-            pk.BasisConfig(target=pk.Target(params=0.01), epochs=0),
+            pk.BasisConfig(target=pk.Target(params=0.5), epochs=0),
             example_inputs=torch.randn(2, 4, 8, 8),
             train_data=[(torch.randn(2, 4, 8, 8), torch.tensor([0, 1]))],
+        )
+    with pytest.raises(pk.ConfigError, match=r"cannot be reached .* gives \{'params'"):
+        pk.prune(
+            _net(),
+            pk.BasisConfig(target=pk.Target(params=0.01), epochs=0),
+            example_inputs=torch.randn(2, 3, 8, 8),
+            train_data=_data(),
         )
