@@ -65,7 +65,7 @@ def selectors(x: np.ndarray, y: np.ndarray, k: int, seed: int) -> dict[str, list
 
     mi = SelectKBest(lambda a, b: mutual_info_classif(a, b, random_state=seed), k=k).fit(x, y)
     logistic = LogisticRegression(
-        penalty="l1", C=0.1, solver="saga", max_iter=5000, random_state=seed
+        l1_ratio=1.0, C=0.1, solver="saga", max_iter=5000, random_state=seed
     ).fit(x, y)
     weight = np.abs(logistic.coef_).max(0)
     columns = list(range(x.shape[1]))

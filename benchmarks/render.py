@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import method_tables as tables
+
 RESULTS = Path("benchmarks/results")
 DOC = Path("docs/benchmarks.md")
 
@@ -70,6 +72,15 @@ SECTIONS = {
 }
 SECTIONS |= {
     "core-analysis": ("core-analysis.json", core_analysis, "python benchmarks/core.py analysis"),
+    "sglp-mnist1d": ("sglp-mnist1d.json", tables.sglp_classify, ""),
+    "sglp-mnist1d-hard": ("sglp-mnist1d-hard.json", tables.sglp_classify, ""),
+    "sglp-digits": ("sglp-digits.json", tables.sglp_classify, ""),
+    "sglp-minilm": ("sglp-minilm.json", tables.sglp_minilm, ""),
+    "sglp-lm": ("sglp-lm.json", tables.sglp_lm, ""),
+    "sglp-cka-cost": ("sglp-cka-cost.json", tables.sglp_cost, ""),
+    "features": ("features.json", tables.features, ""),
+    "sfp-mnist1d": ("sfp-mnist1d.json", tables.sfp, ""),
+    "sfp-digits": ("sfp-digits.json", tables.sfp, ""),
 }
 
 

@@ -1,0 +1,126 @@
+"""Markdown tables of the method benchmarks (SGLP, feature selection, SFP), for render.py."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+
+def _ms(values: Iterable[float], scale: float = 100.0) -> str:
+    v = [scale * x for x in values]
+    if not v:
+        return "-"
+    std = statistics.stdev(v) if len(v) > 1 else 0.0
+    return f"{statistics.mean(v):.2f} ± {std:.2f}"
+
+
+def _groups(rows: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
+    out: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return out
+
+
+def _head(data: dict[str, Any], command: str) -> str:
+    setting = ", ".join(f"{k} {v}" for k, v in data.get("setting", {}).items())
+    return f"Command: `{data.get('command', command)}`. Setting: {setting}."
+
+
+def sglp_classify(data: dict[str, Any], command: str) -> str:
+    rows = data["rows"]
+    dense = _ms(r["dense"] for r in _groups(rows, "seed").values() for r in r[:1])
+    lines = [
+        _head(data, command),
+        f"Dense test accuracy: {dense}% (mean ± std over seeds). Accuracy in %, mean ± std.",
+        "",
+        "| blocks kept | method | no fine-tune | after fine-tune | params kept |",
+        "|---|---|---|---|---|",
+    ]
+    for (keep, method), group in _groups(rows, "keep", "method").items():
+        lines.append(
+            f"| {keep:.0%} | {method} | {_ms(r['no_finetune'] for r in group)} "
+            f"| {_ms(r['finetuned'] for r in group)} "
+            f"| {statistics.mean(r['params_kept'] for r in group):.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def sglp_minilm(data: dict[str, Any], command: str) -> str:
+    lines = [
+        _head(data, command),
+        "Mean cosine similarity of sentence embeddings to the unpruned MiniLM (higher is better).",
+        "",
+        "| method | removed layers | mean cosine |",
+        "|---|---|---|",
+    ]
+    for r in data["rows"]:
+        lines.append(f"| {r['method']} | {', '.join(r['removed'])} | {r['cosine']:.4f} |")
+    return "\n".join(lines)
+
+
+def sglp_lm(data: dict[str, Any], command: str) -> str:
+    rows = data["rows"]
+    dense = statistics.mean(r["dense"] for r in rows)
+    lines = [
+        _head(data, command),
+        f"Dense test perplexity: {dense:.1f}. Perplexity (lower is better), mean ± std.",
+        "",
+        "| layers removed | method | no healing | after healing |",
+        "|---|---|---|---|",
+    ]
+    for (remove, method), group in _groups(rows, "remove", "method").items():
+        lines.append(
+            f"| {remove} of 8 | {method} | {_ms((r['no_finetune'] for r in group), 1.0)} "
+            f"| {_ms((r['finetuned'] for r in group), 1.0)} |"
+        )
+    return "\n".join(lines)
+
+
+def sglp_cost(data: dict[str, Any], command: str) -> str:
+    lines = [
+        _head(data, command),
+        "",
+        "| units | samples | seconds | extra peak memory (MB) |",
+        "|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        lines.append(
+            f"| {r['units']} | {r['samples']} | {r['seconds']:.2f} | {r['peak_extra_mb']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def features(data: dict[str, Any], command: str) -> str:
+    lines = [
+        _head(data, command),
+        "Test accuracy in %, mean ± std over seeds; params and MACs of the final MLP.",
+        "",
+        "| task | features kept | method | accuracy | params | MACs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in data["table"]:
+        lines.append(
+            f"| {r['task']} | {r['keep']} | {r['method']} | {r['accuracy_mean']:.2f} ± "
+            f"{r['accuracy_std']:.2f} | {r['params']:,.0f} | {r['macs']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def sfp(data: dict[str, Any], command: str) -> str:
+    lines = [
+        _head(data, command),
+        "Test accuracy of the exported (physically pruned) network in %, mean ± std; the gap is "
+        "R-NN minus P-NN accuracy averaged over the last 5 epochs, in points.",
+        "",
+        "| prune rate | method | exported accuracy | masked accuracy | MACs kept | R/P gap |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (rate, method), group in _groups(data["rows"], "rate", "method").items():
+        gaps = [statistics.mean(h["gap"] for h in r["history"][-5:]) for r in group]
+        lines.append(
+            f"| {rate} | {method} | {_ms(r['accuracy'] for r in group)} "
+            f"| {_ms(r['masked_accuracy'] for r in group)} "
+            f"| {statistics.mean(r['macs_kept'] for r in group):.3f} | {_ms(gaps)} |"
+        )
+    return "\n".join(lines)
