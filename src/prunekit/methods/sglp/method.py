@@ -74,7 +74,6 @@ def prune_sglp(
     bounds = segments(points, count)
     members = [[u.path for u in units[a : b + 1] if u.removable] for a, b in bounds]
     batches = list(take(train_data, config.score_batches, "train_data"))
-    removable = sum(len(m) for m in members)
 
     def score(removed: list[str]) -> float:  # larger is better
         if config.selection == "loss":
@@ -89,7 +88,7 @@ def prune_sglp(
     def select(total: int) -> list[str]:
         """The greedy removals, then each segment's share re-chosen by subset search (exhaustive
         up to ``exhaustive_limit`` subsets) with the other segments' removals fixed."""
-        removed = list(order(removable)[:total])
+        removed = list(order(total))
         for paths in members:
             inside = [p for p in removed if p in paths]
             others = [p for p in removed if p not in paths]
