@@ -37,7 +37,7 @@ def accumulate_gradients(
             loss = loss_fn(model(inputs), targets)
             if not math.isfinite(float(loss.detach())):
                 raise InputError(
-                    f"the loss is {float(loss)} on batch {used}: the data or the "
+                    f"the loss is {float(loss.detach())} on batch {used}: the data or the "
                     "model produce NaN/inf; fix the data before pruning"
                 )
             loss.backward()
