@@ -68,7 +68,10 @@ def test_an_empty_dataloader_is_named() -> None:
         )
     with pytest.raises(pk.InputError, match="no batch"):
         pk.prune(
-            _net(), pk.LayerConfig(target=pk.Target(layers=0.5)), example_inputs=X, val_data=[]
+            pk.zoo.model("small_resnet", dims=2, blocks=2, width=4),
+            pk.LayerConfig(target=pk.Target(layers=0.5)),
+            example_inputs=torch.randn(2, 1, 8, 8),
+            val_data=[],
         )
 
 
