@@ -24,7 +24,13 @@ def _groups(rows: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str
 
 def _head(data: dict[str, Any], command: str) -> str:
     setting = ", ".join(f"{k} {v}" for k, v in data.get("setting", {}).items())
-    return f"Command: `{data.get('command', command)}`. Setting: {setting}."
+    machine = data.get("machine", {})
+    where = (
+        f" Machine: CPU, {machine['threads']} threads, torch {machine['torch']}, {machine['date']}."
+        if machine
+        else ""
+    )
+    return f"Command: `{data.get('command', command)}`.{' Setting: ' + setting + '.' if setting else ''}{where}"
 
 
 def sglp_classify(data: dict[str, Any], command: str) -> str:
