@@ -23,14 +23,17 @@ def _groups(rows: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str
 
 
 def _head(data: dict[str, Any], command: str) -> str:
+    parts = [f"Command: `{data.get('command', command)}`."]
     setting = ", ".join(f"{k} {v}" for k, v in data.get("setting", {}).items())
-    machine = data.get("machine", {})
-    where = (
-        f" Machine: CPU, {machine['threads']} threads, torch {machine['torch']}, {machine['date']}."
-        if machine
-        else ""
-    )
-    return f"Command: `{data.get('command', command)}`.{' Setting: ' + setting + '.' if setting else ''}{where}"
+    if setting:
+        parts.append(f"Setting: {setting}.")
+    machine = data.get("machine")
+    if machine:
+        parts.append(
+            f"Machine: CPU, {machine['threads']} threads, torch {machine['torch']}, "
+            f"{machine['date']}."
+        )
+    return " ".join(parts)
 
 
 def sglp_classify(data: dict[str, Any], command: str) -> str:
