@@ -313,6 +313,12 @@ def main() -> None:
         result = minilm(args.seeds)
         name, command = "sglp-minilm.json", "python benchmarks/sglp.py minilm"
     result["command"] = command
+    result["machine"] = {
+        "threads": 2,
+        "torch": torch.__version__,
+        "prunekit": pk.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
