@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from prunekit.core.edits import ChannelEdit, Keep, PlanError, check_fields
-from prunekit.core.inputs import ExampleInputs, call_model, tensors_of
-from prunekit.core.modes import eval_mode
+from prunekit.core.hooks import run_hooked
+from prunekit.core.inputs import ExampleInputs, tensors_of
 from prunekit.core.surgery import dim_size
 from prunekit.errors import InputError, PrunekitError
 
@@ -33,12 +33,7 @@ def input_readers(model: nn.Module, example_inputs: ExampleInputs) -> list[str]:
                     found.append(path)
 
             handles.append(module.register_forward_pre_hook(hook))
-    try:
-        with eval_mode(model), torch.no_grad():
-            call_model(model, example_inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    run_hooked(model, example_inputs, handles)
     return found
 
 

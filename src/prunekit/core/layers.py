@@ -11,8 +11,8 @@ from torch import nn
 
 from prunekit.core.block_edits import LayersEdit
 from prunekit.core.edits import Keep, RemoveEdit
-from prunekit.core.inputs import ExampleInputs, call_model
-from prunekit.core.modes import eval_mode
+from prunekit.core.hooks import run_hooked
+from prunekit.core.inputs import ExampleInputs
 from prunekit.core.surgery import get_module
 from prunekit.errors import PrunekitError
 
@@ -37,12 +37,7 @@ def block_shapes(
 
         module = get_module(model, path)
         handles.append(module.register_forward_hook(hook, with_kwargs=True))
-    try:
-        with eval_mode(model), torch.no_grad():
-            call_model(model, example_inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    run_hooked(model, example_inputs, handles)
     return calls
 
 

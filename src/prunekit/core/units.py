@@ -8,14 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from prunekit.core.block_edits import LayersEdit
 from prunekit.core.edits import Keep, RemoveEdit
-from prunekit.core.inputs import ExampleInputs, call_model
+from prunekit.core.hooks import run_hooked
+from prunekit.core.inputs import ExampleInputs
 from prunekit.core.layers import block_shapes, layer_lists
-from prunekit.core.modes import eval_mode
 from prunekit.core.surgery import get_module
 from prunekit.errors import PrunekitError
 
@@ -89,12 +88,7 @@ def _call_order(model: nn.Module, paths: Sequence[str], inputs: ExampleInputs) -
                 order.append(path)
 
         handles.append(get_module(model, path).register_forward_pre_hook(hook))
-    try:
-        with eval_mode(model), torch.no_grad():
-            call_model(model, inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    run_hooked(model, inputs, handles)
     return order
 
 

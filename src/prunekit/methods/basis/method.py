@@ -13,7 +13,8 @@ from torch import nn
 from prunekit.core.batches import LossFn, batch_loss
 from prunekit.core.block_edits import ReplaceEdit
 from prunekit.core.graph import ChannelGraph
-from prunekit.core.inputs import ExampleInputs, call_model
+from prunekit.core.hooks import run_hooked
+from prunekit.core.inputs import ExampleInputs
 from prunekit.core.metrics import count_macs, count_params
 from prunekit.core.modes import eval_mode
 from prunekit.core.plan import Plan
@@ -44,12 +45,7 @@ def _positions(model: nn.Module, paths: list[str], inputs: ExampleInputs) -> dic
             seen[path] += out.numel() // max(1, out.shape[0] * m.weight.shape[0])
 
         handles.append(get_module(model, path).register_forward_hook(hook))
-    try:
-        with eval_mode(model), torch.no_grad():
-            call_model(model, inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    run_hooked(model, inputs, handles)
     return seen
 
 
