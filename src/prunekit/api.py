@@ -86,6 +86,6 @@ def prune(
         module.training = modes.get(name, module.training)
     if base is not None:
         attach_spec(pruned, base)
-    after_inputs = getattr(outcome, "example_inputs", None)  # feature selection reduces them
+    after_inputs = outcome.example_inputs  # feature selection reduces them
     after = measure(pruned, example_inputs if after_inputs is None else after_inputs)
     return PruneResult(pruned, outcome.plan, before, after, config, outcome.details, base)

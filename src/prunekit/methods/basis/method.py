@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -23,16 +22,10 @@ from prunekit.errors import ConfigError
 from prunekit.methods.basis.budget import LayerCost, select
 from prunekit.methods.basis.config import BasisConfig, DoubleConfig
 from prunekit.methods.basis.layers import BasisScaled, decomposable, decompose
+from prunekit.methods.outcome import MethodOutcome
 from prunekit.train.loop import fit
 
 _BN = nn.modules.batchnorm._BatchNorm
-
-
-@dataclass
-class BasisOutcome:
-    model: nn.Module
-    plan: Plan
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _positions(model: nn.Module, paths: list[str], inputs: ExampleInputs) -> dict[str, int]:
@@ -90,7 +83,7 @@ def prune_basis(
     loss_fn: LossFn | None = None,
     base: dict[str, int] | None = None,
     **_: Any,
-) -> BasisOutcome:
+) -> MethodOutcome:
     if train_data is None:
         raise ConfigError("BasisConfig trains the scaling factors: pass train_data= to pk.prune")
     head = ChannelGraph(model, example_inputs).output_modules
@@ -139,7 +132,7 @@ def prune_basis(
         p.requires_grad_(trainable.get(p, True))
     plan = Plan(edits)
     details = {"ranks": ranks, "left_as_is": left, "importance": [s.tolist() for s in scores]}
-    return BasisOutcome(model, plan, details)
+    return MethodOutcome(model, plan, details)
 
 
 def prune_double(
@@ -149,7 +142,7 @@ def prune_double(
     train_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
     **_: Any,
-) -> BasisOutcome:
+) -> MethodOutcome:
     from prunekit.methods.channel.method import prune_channels
 
     base = {"params": count_params(model), "macs": count_macs(model, example_inputs)}
@@ -161,4 +154,4 @@ def prune_double(
     )
     plan = Plan([*first.plan.edits, *second.plan.edits])
     details = {"channel": first.details, **second.details}
-    return BasisOutcome(second.model, plan, details)
+    return MethodOutcome(second.model, plan, details)

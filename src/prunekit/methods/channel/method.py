@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -25,13 +24,7 @@ from prunekit.errors import ConfigError, PrunekitError
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.ranking import global_removal, local_removal
 from prunekit.methods.channel.refine import give_back
-
-
-@dataclass
-class ChannelOutcome:
-    model: nn.Module
-    plan: Plan
-    details: dict[str, Any] = field(default_factory=dict)
+from prunekit.methods.outcome import MethodOutcome
 
 
 def prune_channels(
@@ -41,7 +34,7 @@ def prune_channels(
     train_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
     **_: Any,
-) -> ChannelOutcome:
+) -> MethodOutcome:
     """Prune ``model`` in place (the caller passes a copy unless inplace was asked)."""
     graph = ChannelGraph(model, example_inputs)
     found = graph.groups()
@@ -121,7 +114,7 @@ def prune_channels(
         "channels_removed": sum(len(v) for v in removal.values()),
         "skipped_groups": [{"root": r, "reason": why} for r, why in skipped],
     }
-    return ChannelOutcome(model, plan, details)
+    return MethodOutcome(model, plan, details)
 
 
 def _targets(config: ChannelConfig) -> dict[str, float]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -27,14 +26,7 @@ from prunekit.core.verify import zero_producers, zero_readers
 from prunekit.errors import ConfigError, InputError
 from prunekit.methods.features.config import FeatureConfig
 from prunekit.methods.features.schedule import sparsity
-
-
-@dataclass
-class FeatureOutcome:
-    model: nn.Module
-    plan: Plan
-    details: dict[str, Any] = field(default_factory=dict)
-    example_inputs: Any = None  # the reduced inputs the pruned model takes
+from prunekit.methods.outcome import MethodOutcome
 
 
 def _first_layers(model: nn.Module, example_inputs: ExampleInputs) -> tuple[list[nn.Module], str]:
@@ -95,7 +87,7 @@ def prune_features(
     train_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
     **_: Any,
-) -> FeatureOutcome:
+) -> MethodOutcome:
     if train_data is None:
         raise ConfigError("FeatureConfig trains with masks: pass train_data= to pk.prune")
     args, kwargs = split_inputs(example_inputs)
@@ -157,7 +149,7 @@ def prune_features(
         "final_sparsity": history[-1] if history else 0.0,
     }
     reduced = selector(tensors_of(example_inputs)[0])
-    return FeatureOutcome(model, plan, details, reduced)
+    return MethodOutcome(model, plan, details, reduced)
 
 
 def _hidden_masks(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -17,13 +16,7 @@ from prunekit.errors import ConfigError
 from prunekit.methods.layers.budget import choose
 from prunekit.methods.layers.config import LayerConfig
 from prunekit.methods.layers.scores import angular_runs, block_influence
-
-
-@dataclass
-class LayerOutcome:
-    model: nn.Module
-    plan: Plan
-    details: dict[str, Any] = field(default_factory=dict)
+from prunekit.methods.outcome import MethodOutcome
 
 
 def scoring_data(train_data: Iterable[Any] | None, val_data: Iterable[Any] | None, what: str):
@@ -35,7 +28,7 @@ def scoring_data(train_data: Iterable[Any] | None, val_data: Iterable[Any] | Non
 
 def finish(
     model: nn.Module, units: list[Unit], removed: list[str], details: dict[str, Any]
-) -> LayerOutcome:
+) -> MethodOutcome:
     plan = Plan(removal_edits(model, units, removed))
     plan.apply(model)
     details = {
@@ -44,7 +37,7 @@ def finish(
         "removed": sorted(removed, key=[u.path for u in units].index),
         **details,
     }
-    return LayerOutcome(model, plan, details)
+    return MethodOutcome(model, plan, details)
 
 
 def prune_layers(
@@ -54,7 +47,7 @@ def prune_layers(
     train_data: Iterable[Any] | None = None,
     val_data: Iterable[Any] | None = None,
     **_: Any,
-) -> LayerOutcome:
+) -> MethodOutcome:
     units = find_units(model, example_inputs, config.units)
     removable = [u.path for u in units if u.removable]
     scores: dict[str, float] = {}

@@ -4,7 +4,6 @@ export the pruned network (P-NN) physically smaller."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
@@ -14,19 +13,13 @@ from prunekit.core.inputs import ExampleInputs
 from prunekit.core.plan import Plan
 from prunekit.core.selection import group_edits
 from prunekit.errors import ConfigError
+from prunekit.methods.outcome import MethodOutcome
 from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
 from prunekit.methods.sfp.heads import TwoHeads
 from prunekit.methods.sfp.loop import train
 from prunekit.methods.sfp.masks import GroupMasks, maskable
 from prunekit.methods.sfp.recalibrate import recalibrate
 from prunekit.train.loop import accuracy
-
-
-@dataclass
-class SFPOutcome:
-    model: nn.Module
-    plan: Plan
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _head_path(graph: ChannelGraph, model: nn.Module) -> str:
@@ -47,7 +40,7 @@ def prune_sfp(
     train_data: Iterable[Any] | None = None,
     val_data: Iterable[Any] | None = None,
     **_: Any,
-) -> SFPOutcome:
+) -> MethodOutcome:
     if train_data is None or not hasattr(train_data, "__len__"):
         raise ConfigError(
             f"{type(config).__name__} trains the model: pass train_data= (a DataLoader)"
@@ -74,4 +67,4 @@ def prune_sfp(
         "final_gap": history[-1]["gap"] if history else None,
         "masked_accuracy": masked,
     }
-    return SFPOutcome(model.eval(), plan, details)
+    return MethodOutcome(model.eval(), plan, details)

@@ -16,7 +16,8 @@ from prunekit.core.representations import Seen, each_batch
 from prunekit.core.units import Unit, find_units
 from prunekit.errors import ConfigError
 from prunekit.methods.layers.budget import choose
-from prunekit.methods.layers.method import LayerOutcome, finish, scoring_data
+from prunekit.methods.layers.method import finish, scoring_data
+from prunekit.methods.outcome import MethodOutcome
 from prunekit.methods.sglp.cka import MinibatchCKA
 from prunekit.methods.sglp.config import SGLPConfig
 from prunekit.methods.sglp.gradnorm import best_removal, grad_norm, pruned_loss
@@ -62,7 +63,7 @@ def prune_sglp(
     val_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
     **_: Any,
-) -> LayerOutcome:
+) -> MethodOutcome:
     units = find_units(model, example_inputs, config.units)
     if train_data is None:
         raise ConfigError("SGLPConfig needs train_data (batches for GradNorm) in pk.prune")
