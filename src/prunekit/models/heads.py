@@ -32,6 +32,19 @@ def _counted(module: nn.Module, extra: tuple[tuple[str, str], ...]) -> tuple[tup
     return tuple(found) + tuple((n, k) for n, k in extra if _int(module, n) is not None)
 
 
+def _fused(
+    path: str,
+    head_dim: int,
+    qkv: str,
+    output: str,
+    width: int,
+    attributes: tuple[tuple[str, str], ...],
+) -> HeadSpec:
+    """Queries, keys and values as consecutive blocks of ``width`` rows of one layer."""
+    parts = (Projection(qkv, 0), Projection(qkv, width), Projection(qkv, 2 * width))
+    return HeadSpec(path, head_dim, *parts, output, attributes)
+
+
 def timm_attention(model: nn.Module) -> list[HeadSpec]:
     """timm's Attention (ViT, DeiT, ...): fused qkv, proj, num_heads, head_dim, attn_dim."""
     specs = []
@@ -43,19 +56,10 @@ def timm_attention(model: nn.Module) -> list[HeadSpec]:
             continue  # a norm over all heads' outputs: not head-separable here
         if getattr(module, "gate", None) is not None:
             continue
-        width = module.qkv.out_features // 3
         prefix = f"{path}." if path else ""
-        specs.append(
-            HeadSpec(
-                path,
-                head_dim,
-                Projection(f"{prefix}qkv", 0),
-                Projection(f"{prefix}qkv", width),
-                Projection(f"{prefix}qkv", 2 * width),
-                f"{prefix}proj",
-                _counted(module, (("attn_dim", "width"),)),
-            )
-        )
+        width = module.qkv.out_features // 3
+        attributes = _counted(module, (("attn_dim", "width"),))
+        specs.append(_fused(path, head_dim, f"{prefix}qkv", f"{prefix}proj", width, attributes))
     return specs
 
 
@@ -120,17 +124,8 @@ def hf_gpt2(model: nn.Module) -> list[HeadSpec]:
         if getattr(module, "is_cross_attention", False):
             continue
         width = int(attn.weight.shape[1]) // 3
-        specs.append(
-            HeadSpec(
-                path,
-                head_dim,
-                Projection(f"{path}.c_attn", 0),
-                Projection(f"{path}.c_attn", width),
-                Projection(f"{path}.c_attn", 2 * width),
-                f"{path}.c_proj",
-                _counted(module, (("split_size", "width"),)),
-            )
-        )
+        attributes = _counted(module, (("split_size", "width"),))
+        specs.append(_fused(path, head_dim, f"{path}.c_attn", f"{path}.c_proj", width, attributes))
     return specs
 
 
