@@ -14,12 +14,9 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import torch
-
-import prunekit as pk
+from machine import machine
 
 RESULTS = Path(__file__).parent / "results"
 POINT = r"""
@@ -70,12 +67,7 @@ def main() -> None:
     result = {
         "command": "python benchmarks/cka_cost.py",
         "rows": rows,
-        "machine": {
-            "threads": 2,
-            "torch": torch.__version__,
-            "prunekit": pk.__version__,
-            "date": time.strftime("%Y-%m-%d"),
-        },
+        "machine": machine(2),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sglp-cka-cost.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,10 @@ import torch
 import torchvision
 
 import prunekit as pk
+from machine import machine
 from prunekit.core.graph import ChannelGraph
 
 LATENCY_MODELS = ("resnet50", "mobilenet_v2", "vit_b_16")
-
-
-def _machine(threads: int | None) -> dict[str, Any]:
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "threads": threads or torch.get_num_threads(),
-        "torch": torch.__version__,
-        "prunekit": pk.__version__,
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 def latency(threads: int | None, round_to: int, scope: str) -> dict[str, Any]:
@@ -67,7 +57,7 @@ def latency(threads: int | None, round_to: int, scope: str) -> dict[str, Any]:
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
-    return {"machine": _machine(threads), "rows": rows}
+    return {"machine": machine(threads), "rows": rows}
 
 
 def analysis() -> dict[str, Any]:
@@ -89,7 +79,7 @@ def analysis() -> dict[str, Any]:
             }
         )
         print(json.dumps(rows[-1]), flush=True)
-    return {"machine": _machine(None), "rows": rows}
+    return {"machine": machine(None), "rows": rows}
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import prunekit as pk
+from machine import machine
 from prunekit.train import accuracy, fit
 
 RESULTS = Path(__file__).parent / "results"
@@ -197,12 +198,7 @@ def main() -> None:
     torch.set_num_threads(1)
     result = run(args.seeds, args.epochs)
     result["command"] = f"python benchmarks/features.py --seeds {args.seeds} --epochs {args.epochs}"
-    result["machine"] = {
-        "threads": 1,
-        "torch": torch.__version__,
-        "prunekit": pk.__version__,
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    result["machine"] = machine(1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "features.json").write_text(json.dumps(result, indent=1) + "\n")
 

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 import prunekit as pk
+from machine import machine
 from prunekit.train import accuracy, fit
 
 RESULTS = Path(__file__).parent / "results"
@@ -313,12 +314,7 @@ def main() -> None:
         result = minilm(args.seeds)
         name, command = "sglp-minilm.json", "python benchmarks/sglp.py minilm"
     result["command"] = command
-    result["machine"] = {
-        "threads": 2,
-        "torch": torch.__version__,
-        "prunekit": pk.__version__,
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    result["machine"] = machine(2)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
