@@ -17,6 +17,7 @@ from prunekit.errors import (
 )
 from prunekit.io.onnx import export_onnx
 from prunekit.io.save import load, save
+from prunekit.methods.adaptive import AdaptiveConfig, AdaptiveGates
 from prunekit.methods.basis import BasisConfig, DoubleConfig
 from prunekit.methods.channel import ChannelConfig
 from prunekit.methods.features import FeatureConfig
@@ -28,6 +29,8 @@ from prunekit.models import rules as _rules
 _rules.register()
 
 __all__ = [
+    "AdaptiveConfig",
+    "AdaptiveGates",
     "BasisConfig",
     "CRSFPConfig",
     "ChannelConfig",

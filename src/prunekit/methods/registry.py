@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from prunekit.errors import ConfigError
+from prunekit.methods.adaptive.config import AdaptiveConfig
+from prunekit.methods.adaptive.method import prune_adaptive
 from prunekit.methods.basis.config import BasisConfig, DoubleConfig
 from prunekit.methods.basis.method import prune_basis, prune_double
 from prunekit.methods.channel.config import ChannelConfig
@@ -30,6 +32,7 @@ METHODS: dict[type, Method] = {
     SFPConfig: prune_sfp,
     CRSFPConfig: prune_sfp,
     SGLPConfig: prune_sglp,
+    AdaptiveConfig: prune_adaptive,
 }
 
 

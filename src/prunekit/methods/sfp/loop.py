@@ -23,6 +23,7 @@ from prunekit.methods.sfp.heads import TwoHeads
 from prunekit.methods.sfp.masks import GroupMasks
 from prunekit.methods.sfp.recalibrate import recalibrated
 from prunekit.train.checkpoint import load_checkpoint, save_checkpoint
+from prunekit.train.loop import seed_epoch
 
 
 def _consistency(p: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -55,17 +56,6 @@ def _accuracy(fn: Any, data: Iterable[Any], device: torch.device) -> float:
         correct += int((fn(x).argmax(-1) == y).sum())
         total += int(y.numel())
     return correct / max(1, total)
-
-
-def _seed_epoch(data: Any, seed: int, epoch: int) -> None:
-    """The same data order and augmentations for an epoch whether or not the run resumed."""
-    torch.manual_seed(seed * 100_003 + epoch)
-    generator = getattr(data, "generator", None)
-    if isinstance(generator, torch.Generator):
-        generator.manual_seed(seed * 100_003 + epoch)
-    sampler = getattr(data, "sampler", None)
-    if hasattr(sampler, "set_epoch"):
-        sampler.set_epoch(epoch)
 
 
 def train(
@@ -106,7 +96,7 @@ def train(
     rank0 = not distributed or dist.get_rank() == 0
     for epoch in range(start, config.epochs):
         heads.train()
-        _seed_epoch(train_data, config.seed, epoch)
+        seed_epoch(train_data, config.seed, epoch)
         running = 0.0
         bar = tqdm(
             train_data,

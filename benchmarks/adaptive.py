@@ -1,0 +1,135 @@
+"""Adaptive layer + channel pruning against channel-only and layer-only pruning (issue 6).
+
+    .venv/bin/python benchmarks/adaptive.py --dataset mnist1d [--seeds 3]
+    .venv/bin/python benchmarks/adaptive.py --dataset digits
+
+Per seed a 16-block SmallResNet is trained dense, then each method keeps at most 50% of its
+parameters: adaptive (layer and channel gates), channel-only (the same sparse training with
+batch-norm scales only: Network Slimming with cost weights), layer-gates-only, and SGLP
+(layer-only). Every method gets the same training after the dense model: the gated methods
+train sparse for --sparse epochs and fine-tune for --finetune; SGLP (no sparse phase)
+fine-tunes for --sparse + --finetune epochs. Test accuracy, the learned layer/channel split,
+params and MACs relative to the dense model go to benchmarks/results/adaptive-DATASET.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import prunekit as pk
+from machine import machine
+from prunekit.train import accuracy, fit
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def configs(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    target = pk.Target(params=args.keep)
+    gated = {
+        "target": target,
+        "penalty": args.penalty,
+        "sparse_epochs": args.sparse,
+        "finetune_epochs": args.finetune,
+        "seed": seed,
+    }
+    return {
+        "adaptive": pk.AdaptiveConfig(**gated),
+        "channel_only": pk.AdaptiveConfig(**gated, layers=False),
+        "layer_gates_only": pk.AdaptiveConfig(**gated, channels=False),
+        "sglp": pk.SGLPConfig(target=target, seed=seed),
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    for seed in range(args.seeds):
+        data = pk.zoo.dataset(args.dataset, seed=seed)
+        dims, width = (1, 48) if args.dataset == "mnist1d" else (2, 32)
+        model = pk.zoo.model("small_resnet", dims=dims, blocks=16, width=width)
+        torch.manual_seed(seed)
+        for p in model.parameters():  # a fresh init per seed
+            if p.dim() > 1:
+                torch.nn.init.kaiming_normal_(p)
+        train = data.loader("train", batch_size=64)
+        test = data.loader("test", batch_size=256)
+        fit(model, train, epochs=args.epochs, lr=3e-3, seed=seed)
+        dense = accuracy(model, test)
+        print(f"[{args.dataset} seed {seed}] dense {dense:.4f}", flush=True)
+        example = next(iter(test))[0][:2]
+        for name, config in configs(args, seed).items():
+            start = time.perf_counter()
+            result = pk.prune(
+                model,
+                config,
+                example_inputs=example,
+                train_data=train,
+                val_data=data.loader("val", batch_size=128),
+            )
+            pruned = result.model
+            if name == "sglp":
+                pruned = copy.deepcopy(pruned)
+                fit(pruned, train, epochs=args.sparse + args.finetune, lr=1e-3, seed=seed)
+            details = result.details
+            row = {
+                "seed": seed,
+                "method": name,
+                "dense": dense,
+                "accuracy": accuracy(pruned, test),
+                "params_kept": result.after.params / result.before.params,
+                "macs_kept": result.after.macs / result.before.macs,
+                "layers_removed": len(details.get("layers_removed", details.get("removed", []))),
+                "channels_removed": details.get("channels_removed", 0),
+                "by_layers": details.get("params_removed_by_layers"),
+                "by_channels": details.get("params_removed_by_channels"),
+                "seconds": time.perf_counter() - start,
+            }
+            rows.append(row)
+            print(
+                f"  {name:16s} acc {row['accuracy']:.4f} params {row['params_kept']:.3f} "
+                f"layers -{row['layers_removed']} channels -{row['channels_removed']}",
+                flush=True,
+            )
+    setting = {
+        "dataset": args.dataset,
+        "keep_params": args.keep,
+        "dense_epochs": args.epochs,
+        "sparse_epochs": args.sparse,
+        "finetune_epochs": args.finetune,
+        "penalty": args.penalty,
+        "seeds": args.seeds,
+    }
+    return {"setting": setting, "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=("mnist1d", "digits"), required=True)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--sparse", type=int, default=4)
+    parser.add_argument("--finetune", type=int, default=2)
+    parser.add_argument("--penalty", type=float, default=pk.AdaptiveConfig.penalty)
+    parser.add_argument("--keep", type=float, default=0.5)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    result = run(args)
+    result["command"] = (
+        f"python benchmarks/adaptive.py --dataset {args.dataset} --seeds {args.seeds} "
+        f"--epochs {args.epochs} --sparse {args.sparse} --finetune {args.finetune} "
+        f"--penalty {args.penalty} --keep {args.keep}"
+    )
+    result["machine"] = machine(2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"adaptive-{args.dataset}.json").write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
