@@ -118,7 +118,8 @@ def test_double_pruning_composes_channels_then_bases(tmp_path: Path) -> None:
         basis=pk.BasisConfig(target=pk.Target(params=0.45), epochs=1),
     )
     result = pk.prune(_net(), config, example_inputs=x, train_data=_data())
-    assert result.after.params / result.before.params <= 0.45
+    kept = result.after.params / result.before.params
+    assert 0.4 < kept <= 0.45  # counted from the channel-pruned model, not the original again
     ops = [e.op for e in result.plan.edits]
     assert "channels" in ops
     pk.save(result, tmp_path)

@@ -31,9 +31,12 @@ def select(
     base: dict[str, int],
     targets: dict[str, float],
     normalize: bool,
+    current: dict[str, int] | None = None,
 ) -> list[list[int]]:
     """Kept basis indices per layer: the fewest removals, lowest score first, meeting every
-    target. ``base`` holds the original model's totals; at least one basis stays per layer."""
+    target. ``base`` holds the original model's totals, ``current`` the undecomposed model's
+    now (smaller than ``base`` after channel pruning); at least one basis stays per layer."""
+    current = current or base
     order = []
     for layer, score in enumerate(scores):
         value = score / score.mean().clamp_min(1e-30) if normalize else score
@@ -41,8 +44,8 @@ def select(
     order.sort()
     ranks = [c.rank for c in costs]
     totals = {
-        "params": base["params"] - sum(c.out * c.n - c.params(c.rank) for c in costs),
-        "macs": base.get("macs", 0)
+        "params": current["params"] - sum(c.out * c.n - c.params(c.rank) for c in costs),
+        "macs": current.get("macs", 0)
         - sum((c.out * c.n - c.params(c.rank)) * c.positions for c in costs),
     }
     removed: list[set[int]] = [set() for _ in costs]

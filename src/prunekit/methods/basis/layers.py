@@ -134,6 +134,10 @@ def decompose(layer: nn.Module) -> BasisScaled:
 
 
 def decomposable(layer: nn.Module) -> bool:
-    if isinstance(layer, nn.Linear):
+    """A Linear, or an ungrouped stock convolution. Subclasses with their own forward (timm's
+    Conv2dSame, TF-style dynamic padding) are left as they are: the basis conv would have to
+    be of that class, and the exported model must hold stock layers only."""
+    if type(layer) is nn.Linear:
         return True
-    return isinstance(layer, _CONV) and not layer.transposed and layer.groups == 1
+    stock = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    return type(layer) in stock and layer.groups == 1

@@ -92,7 +92,8 @@ def prune_basis(
         raise ConfigError(
             f"{type(model).__name__} has no ungrouped conv or linear layer to decompose"
         )
-    base = base or {"params": count_params(model), "macs": count_macs(model, example_inputs)}
+    current = {"params": count_params(model), "macs": count_macs(model, example_inputs)}
+    base = base or current
     positions = _positions(model, paths, example_inputs)
     trainable = {p: p.requires_grad for p in model.parameters()}
     layers = []
@@ -115,7 +116,7 @@ def prune_basis(
         for path, m in zip(paths, layers, strict=True)
     ]
     targets = {k: v for k, v in config.target.given().items() if k in ("params", "macs")}
-    kept = select(costs, scores, base, targets, config.normalize)
+    kept = select(costs, scores, base, targets, config.normalize, current)
     edits, ranks = [], {}
     for path, layer, keep in zip(paths, layers, kept, strict=True):
         layer.keep(keep)
