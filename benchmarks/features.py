@@ -33,9 +33,7 @@ TASKS = (("digits", 32), ("digits", 16), ("breast_cancer", 10), ("breast_cancer"
 
 def mlp(inputs: int, classes: int, seed: int) -> nn.Module:
     torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Linear(inputs, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, classes)
-    )
+    return pk.zoo.model("mlp", inputs=inputs, num_classes=classes)
 
 
 def arrays(data: pk.zoo.Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,36 @@ def _measure(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from prunekit.demo import run_demo
 
-    return run_demo(threads=args.threads)
+    return run_demo(out=args.out, force=args.force, quick=args.quick)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from prunekit.report import write_report
+    from prunekit.run import load_recipe, run_recipe
+
+    recipe = load_recipe(args.recipe)
+    out = args.out or recipe.output
+    if out is None:
+        raise PrunekitError(f"{args.recipe} names no output directory; pass --out DIR")
+    run_recipe(recipe, out, force=args.force, progress=not args.quiet)
+    markdown, page = write_report(out)
+    print(f"prunekit run: done; report: {page} (markdown: {markdown})")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from prunekit.report import write_report
+
+    markdown, page = write_report(args.run)
+    print(f"{page}\n{markdown}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from prunekit.report import compare_runs
+
+    print(compare_runs(args.runs))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,8 +91,29 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     measure.set_defaults(func=_measure)
 
-    demo = commands.add_parser("demo", help="the offline end-to-end demonstration")
-    demo.add_argument("--threads", type=int, default=None)
+    run = commands.add_parser(
+        "run", help="run a recipe: train, prune, fine-tune, measure, save, report (resumable)"
+    )
+    run.add_argument("recipe", help="a YAML recipe (see recipes/)")
+    run.add_argument("--out", default=None, help="output directory (default: the recipe's)")
+    run.add_argument("--force", action="store_true", help="replace another run in --out")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.set_defaults(func=_run)
+
+    report = commands.add_parser("report", help="write report.md and report.html of a run")
+    report.add_argument("run", help="a run directory written by prunekit run")
+    report.set_defaults(func=_report)
+
+    compare = commands.add_parser("compare", help="a side-by-side table of runs")
+    compare.add_argument("runs", nargs="+", help="run directories")
+    compare.set_defaults(func=_compare)
+
+    demo = commands.add_parser(
+        "demo", help="offline: EfficientNet-Lite0 -> digits, double pruning, report"
+    )
+    demo.add_argument("--out", default="prunekit-demo", help="output directory")
+    demo.add_argument("--force", action="store_true", help="replace another run in --out")
+    demo.add_argument("--quick", action="store_true", help="a one-minute smoke version")
     demo.set_defaults(func=_demo)
     return parser
 
@@ -80,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"prunekit: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("prunekit: interrupted", file=sys.stderr)
+        print("prunekit: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
 
 

@@ -1,40 +1,24 @@
-"""``prunekit demo``: the offline demonstration.
-
-Until the pruning methods land it measures the offline zoo models and checks that the ImageNet
-weights are really there (the EfficientNet-Lite0 label of scikit-image's cat photo).
-"""
+"""``prunekit demo``: the README's main job, offline: transfer the ImageNet-pretrained
+EfficientNet-Lite0 to ``digits``, double-prune it, fine-tune it, write the report, and print
+the headline numbers (the packaged recipe ``demo``)."""
 
 from __future__ import annotations
 
-from prunekit.core.metrics import measure
-from prunekit.zoo.models import default_example_inputs, model
+from pathlib import Path
+
+from prunekit.report import write_report
+from prunekit.report.write import headline
+from prunekit.run import run_recipe
+from prunekit.run.recipe import packaged_recipe
 
 
-def run_demo(threads: int | None = None) -> int:
-    print("prunekit demo: measuring the offline zoo (batch 1, CPU)")
-    for name in ("efficientnet_lite0", "minilm"):
-        net = model(name)
-        metrics = measure(
-            net, default_example_inputs(net), latency=True, threads=threads, min_run_time=0.5
-        )
-        print(f"  {name:20s} {metrics}")
-    top = _lite0_cat_top3()
-    if top is not None:
-        print(f"  efficientnet_lite0 top-3 ImageNet classes for scikit-image 'chelsea': {top}")
+def run_demo(out: str = "prunekit-demo", force: bool = False, quick: bool = False) -> int:
+    recipe = packaged_recipe("demo-quick" if quick else "demo")
+    print(f"prunekit demo: {recipe.model.name} -> {recipe.data.name}, {recipe.method.name} pruning")
+    summary = run_recipe(recipe, out, force=force)
+    markdown, page = write_report(out)
+    print("\nprunekit demo: done")
+    for what, before, after, change in headline(summary):
+        print(f"  {what}: {before} -> {after} ({change})")
+    print(f"  report: {Path(page).resolve()}\n  markdown: {Path(markdown).resolve()}")
     return 0
-
-
-def _lite0_cat_top3() -> list[int] | None:
-    try:
-        import skimage.data
-    except ImportError:
-        return None
-    import torch
-    import torch.nn.functional as F
-
-    image = torch.tensor(skimage.data.chelsea()).permute(2, 0, 1).float() / 255
-    x = F.interpolate(image[None], size=(224, 224), mode="bilinear", antialias=True)
-    net = model("efficientnet_lite0").eval()
-    with torch.no_grad():
-        logits = net((x - 0.5) / 0.5)
-    return logits.topk(3).indices[0].tolist()

@@ -13,6 +13,7 @@ from prunekit.errors import PrunekitError, UnknownNameError, require
 from prunekit.models.hf import build_hf
 from prunekit.models.registry import build_timm, build_torchvision, resolve_source
 from prunekit.models.spec import ModelSpec, attach_spec
+from prunekit.zoo.mlp import mlp
 from prunekit.zoo.small_resnet import small_resnet
 
 LITE0_MEAN_STD = (0.5, 0.5)
@@ -88,6 +89,7 @@ ZOO_MODELS: dict[str, Callable[..., nn.Module]] = {
     "efficientnet_lite0": efficientnet_lite0,
     "minilm": minilm,
     "small_resnet": small_resnet,
+    "mlp": mlp,
 }
 
 

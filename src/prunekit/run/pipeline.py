@@ -1,0 +1,230 @@
+"""The pipeline a recipe describes, per seed: dense training (or transfer), pruning,
+fine-tuning, evaluation and measurement, each stage saved so that running again resumes."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from prunekit.api import prune
+from prunekit.core.inputs_edit import feature_selector
+from prunekit.core.metrics import measure
+from prunekit.core.plan import Plan
+from prunekit.io.format import BASE, PLAN, parse_base, read_json
+from prunekit.io.save import load, save
+from prunekit.run.recipe import Recipe
+from prunekit.run.sources import build_data, build_model
+from prunekit.run.workspace import State, Workspace
+from prunekit.train.loop import accuracy, fit
+
+SUMMARY = "summary.json"
+
+
+def run_recipe(
+    recipe: Recipe, out: str | Path, force: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Run every seed of ``recipe`` into ``out`` (resuming what is there) and summarise."""
+    root = Path(out)
+    workspace = Workspace(root, recipe, force)
+    try:
+        seeds = {}
+        for seed in recipe.seeds:
+            seeds[seed] = run_seed(recipe, root / f"seed-{seed}", seed, progress)
+        summary = summarise(recipe, seeds)
+        from prunekit.io.atomic import write_json
+
+        write_json(root / SUMMARY, summary)
+        return summary
+    finally:
+        workspace.release()
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(f"prunekit run: {message}", flush=True)
+
+
+def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict[str, Any]:
+    state = State(directory)
+    data = build_data(recipe.data.name, recipe.data.options, seed)
+    size = recipe.data.batch_size
+    train, val, test = (data.loader(s, batch_size=size) for s in ("train", "val", "test"))
+    example = next(iter(test))[0][:2]
+    factory = _factory(recipe)
+    checkpoints = directory / "checkpoints"
+
+    if not state.done("dense"):
+        _say(progress, f"seed {seed}: dense model ({recipe.train.epochs} training epochs)")
+        model = factory()
+        fit(
+            model,
+            train,
+            recipe.train.epochs,
+            lr=recipe.train.lr,
+            weight_decay=recipe.train.weight_decay,
+            seed=seed,
+            progress=progress,
+            checkpoint_dir=checkpoints / "dense",
+        )
+        save(model, directory / "dense")
+        state.record("dense", {"accuracy": accuracy(model, test)})
+    dense = load(directory / "dense", base=factory if _custom(recipe) else None)
+
+    if not state.done("prune"):
+        _say(progress, f"seed {seed}: pruning with {recipe.method.name}")
+        config = recipe.method_config(seed)
+        if getattr(config, "checkpoint_dir", "") is None:  # methods that train: resumable
+            config = dataclasses.replace(config, checkpoint_dir=str(checkpoints / "method"))
+        result = prune(dense, config, example_inputs=example, train_data=train, val_data=val)
+        save(result, directory / "pruned")
+        details = dict(result.details)
+        selector = feature_selector(result.model)
+        if selector is not None:
+            details["feature_mask"] = selector.mask.int().tolist()
+        state.record(
+            "prune",
+            {
+                "config": type(config).__name__,
+                "before": result.before.to_dict(),
+                "after": result.after.to_dict(),
+                "accuracy": accuracy(*_reduced(result.model, test)),
+                "details": details,
+                "layers": layer_table(dense, result.model),
+                "edits": len(result.plan),
+            },
+        )
+    pruned = load(directory / "pruned", base=factory if _custom(recipe) else None)
+
+    if not state.done("finetune"):
+        _say(progress, f"seed {seed}: fine-tuning ({recipe.finetune.epochs} epochs)")
+        model, loader = _reduced(pruned, train)
+        fit(
+            model,
+            loader,
+            recipe.finetune.epochs,
+            lr=recipe.finetune.lr,
+            weight_decay=recipe.finetune.weight_decay,
+            seed=seed,
+            progress=progress,
+            checkpoint_dir=checkpoints / "finetune",
+        )
+        _save_like(pruned, directory / "pruned", directory / "model")
+        state.record("finetune", {"accuracy": accuracy(*_reduced(pruned, test))})
+    final = load(directory / "model", base=factory if _custom(recipe) else None)
+
+    if not state.done("measure"):
+        _say(progress, f"seed {seed}: measuring latency ({recipe.latency_threads} threads)")
+        one = example[:1]
+        selector = feature_selector(final)
+        before = measure(dense, one, latency=True, threads=recipe.latency_threads)
+        after = measure(
+            final,
+            one if selector is None else selector(one),
+            latency=True,
+            threads=recipe.latency_threads,
+        )
+        state.record("measure", {"before": before.to_dict(), "after": after.to_dict()})
+    return state.data
+
+
+def _custom(recipe: Recipe) -> bool:
+    return recipe.model.name.startswith("python:")
+
+
+def _factory(recipe: Recipe) -> Any:
+    def build() -> nn.Module:
+        return build_model(recipe.model.name, dict(recipe.model.options))
+
+    return build
+
+
+def _save_like(model: nn.Module, source: Path, target: Path) -> None:
+    """Save ``model`` with the plan and base of the run saved at ``source``."""
+    plan = Plan.from_json(read_json(source / PLAN))
+    save(model, target, plan=plan, base=parse_base(read_json(source / BASE), source / BASE))
+
+
+class _Reduce:
+    """A DataLoader whose inputs go through a feature selector (feature-pruned models)."""
+
+    def __init__(self, data: Any, selector: Any) -> None:
+        self.data, self.selector = data, selector
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.selector.batches(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def _reduced(model: nn.Module, data: Any) -> tuple[nn.Module, Any]:
+    selector = feature_selector(model)
+    return model, (data if selector is None else _Reduce(data, selector))
+
+
+def layer_table(before: nn.Module, after: nn.Module) -> list[dict[str, Any]]:
+    """Per layer with weights: its path, type and weight shape before and after (removed
+    layers have no shape after; layers only in the pruned model have none before)."""
+
+    def shapes(model: nn.Module) -> dict[str, tuple[str, list[int]]]:
+        return {
+            path: (type(m).__name__, list(m.weight.shape))
+            for path, m in model.named_modules()
+            if isinstance(getattr(m, "weight", None), torch.Tensor)
+        }
+
+    old, new = shapes(before), shapes(after)
+    rows = []
+    for path in list(old) + [p for p in new if p not in old]:
+        kind = (old.get(path) or new[path])[0]
+        rows.append(
+            {
+                "path": path,
+                "type": kind if path not in new else new[path][0],
+                "before": old[path][1] if path in old else None,
+                "after": new[path][1] if path in new else None,
+            }
+        )
+    return rows
+
+
+def summarise(recipe: Recipe, seeds: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Mean and spread over seeds of what the report headlines."""
+
+    def stats(values: list[float]) -> dict[str, float]:
+        return {
+            "mean": statistics.mean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values),
+        }
+
+    runs = list(seeds.values())
+    before, after = runs[0]["prune"]["before"], runs[0]["measure"]["after"]
+
+    def latency(which: str) -> dict[str, float]:
+        return stats([s["measure"][which]["latency"]["median_ms"] for s in runs])
+
+    return {
+        "recipe": recipe.model_dump(),
+        "method": runs[0]["prune"]["config"],
+        "seeds": list(seeds),
+        "params": {"before": before["params"], "after": after["params"]},
+        "macs": {"before": before["macs"], "after": after["macs"]},
+        "accuracy": {
+            stage: stats([s[key]["accuracy"] for s in runs])
+            for stage, key in (("dense", "dense"), ("pruned", "prune"), ("finetuned", "finetune"))
+        },
+        "latency_ms": {
+            "before": latency("before"),
+            "after": latency("after"),
+            "threads": recipe.latency_threads,
+            "batch": 1,
+            "device": "cpu",
+        },
+    }

@@ -1,0 +1,162 @@
+"""prunekit run / report / compare / demo: recipes are validated, runs resume, reports render."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from prunekit.cli import main
+from prunekit.errors import ConfigError, PrunekitError, UnknownNameError
+from prunekit.run import pipeline
+from prunekit.run.recipe import METHODS, load_recipe, packaged_names, packaged_recipe, parse_recipe
+
+
+def _recipe(**changes: Any) -> dict[str, Any]:
+    recipe: dict[str, Any] = {
+        "model": {"name": "small_resnet", "options": {"dims": 2, "blocks": 2, "width": 8}},
+        "data": {"name": "digits", "batch_size": 128},
+        "train": {"epochs": 1, "lr": 0.003},
+        "method": {"name": "channel", "config": {"target": {"params": 0.6}, "round_to": 1}},
+        "finetune": {"epochs": 1},
+        "seeds": [0],
+    }
+    recipe.update(changes)
+    return recipe
+
+
+def _write(path: Path, recipe: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_every_method_has_a_packaged_recipe_that_validates() -> None:
+    names = packaged_names()
+    covered = {packaged_recipe(n).method.name for n in names}
+    assert covered == set(METHODS)
+    assert "demo" in names
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"train": {"epocs": 3}}, r"field train\.epocs: Extra inputs are not permitted"),
+        ({"train": {"epochs": -1}}, r"field train\.epochs.*value -1"),
+        ({"seeds": []}, r"field seeds"),
+        ({"method": {"name": "prune_it"}}, r"unknown method 'prune_it'; available: adaptive"),
+        (
+            {"method": {"name": "channel", "config": {"target": {"params": 0.5}, "scop": "x"}}},
+            r"method\.config\.scop is not a field of ChannelConfig; known fields: target",
+        ),
+        (
+            {"method": {"name": "channel", "config": {"target": {"params": 2}}}},
+            r"Target\.params is 2",
+        ),
+    ],
+)
+def test_recipe_errors_name_the_field_and_value(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(PrunekitError, match=message):
+        parse_recipe(_recipe(**change))
+
+
+def test_unknown_names_list_the_available_ones(tmp_path: Path) -> None:
+    recipe = parse_recipe(_recipe(data={"name": "cifar11"}))
+    with pytest.raises(UnknownNameError, match="unknown dataset 'cifar11'; available: .*digits"):
+        pipeline.run_recipe(recipe, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="packaged recipes: .*demo"):
+        load_recipe(tmp_path / "nope.yaml")
+
+
+def test_run_report_compare_and_resume_after_an_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = _write(tmp_path / "r.yaml", _recipe())
+    out = tmp_path / "run"
+    real_fit = pipeline.fit
+    calls = {"n": 0}
+
+    def interrupted_fit(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the fine-tuning
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "fit", interrupted_fit)
+    assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    state = json.loads((out / "seed-0" / "state.json").read_text())
+    assert set(state) == {"dense", "prune"}
+    dense_mtime = os.path.getmtime(out / "seed-0" / "dense" / "weights.safetensors")
+    assert not (out / ".lock").exists()  # released on the interrupt
+
+    monkeypatch.setattr(pipeline, "fit", real_fit)
+    assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 0
+    assert os.path.getmtime(out / "seed-0" / "dense" / "weights.safetensors") == dense_mtime
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["params"]["after"] <= 0.62 * summary["params"]["before"]
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 1 and "Plan: layer shapes" in page
+    markdown = (out / "report.md").read_text()
+    assert "| params |" in markdown and "latency" in markdown and "figures/" in markdown
+
+    other = tmp_path / "other"
+    assert main(["run", str(recipe), "--out", str(other), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), str(other)]) == 0
+    table = capsys.readouterr().out
+    assert str(out) in table and str(other) in table and "ChannelConfig" in table
+
+
+def test_an_output_directory_is_not_overwritten_or_shared(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = parse_recipe(_recipe(train={"epochs": 0}, finetune={"epochs": 0}))
+    pipeline.run_recipe(first, out, progress=False)
+    second = parse_recipe(_recipe(train={"epochs": 0}, finetune={"epochs": 0}, seeds=[1]))
+    with pytest.raises(ConfigError, match="holds another run.*--force"):
+        pipeline.run_recipe(second, out, progress=False)
+    (out / ".lock").write_text(str(os.getpid()))
+    with pytest.raises(ConfigError, match="in use by another prunekit run"):
+        pipeline.run_recipe(first, out, progress=False)
+    (out / ".lock").write_text("999999999")  # a stale lock: its process is gone
+    pipeline.run_recipe(second, out, force=True, progress=False)
+    assert json.loads((out / "summary.json").read_text())["seeds"] == [1]
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        pipeline.run_recipe(first, stray, progress=False)
+
+
+@pytest.mark.slow
+def test_quick_demo_runs_offline_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "params:" in out and "report:" in out and "speed-up" in out
+    assert (tmp_path / "demo" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_report_page_renders_its_figures_in_headless_chromium(tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api", reason="needs playwright + Chromium")
+    out = tmp_path / "run"
+    pipeline.run_recipe(parse_recipe(_recipe()), out, progress=False)
+    from prunekit.report import write_report
+
+    _, page_path = write_report(out)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch()
+        page = browser.new_page()
+        page.goto(page_path.resolve().as_uri())
+        sizes = page.eval_on_selector_all(
+            "img", "images => images.map(i => [i.naturalWidth, i.naturalHeight])"
+        )
+        page.screenshot(path=str(tmp_path / "shot.png"), full_page=True)
+        browser.close()
+    assert sizes and all(w > 100 and h > 100 for w, h in sizes)
+    assert (tmp_path / "shot.png").stat().st_size > 10_000
