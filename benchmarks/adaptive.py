@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/adaptive.py --dataset mnist1d [--seeds 3]
     .venv/bin/python benchmarks/adaptive.py --dataset digits
+    .venv/bin/python benchmarks/adaptive.py --dataset mnist1d --seeds 1 --sweep
 
 Per seed a 16-block SmallResNet is trained dense, then each method keeps at most 50% of its
 parameters: adaptive (layer and channel gates), channel-only (the same sparse training with
@@ -47,6 +48,26 @@ def configs(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     }
 
 
+def sweep(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """The choices of docs/methods/adaptive.md: penalty, ranking and the gates' learning rate."""
+    base = {
+        "target": pk.Target(params=args.keep),
+        "sparse_epochs": args.sparse,
+        "finetune_epochs": args.finetune,
+        "seed": seed,
+    }
+    return {
+        "penalty 0.05": pk.AdaptiveConfig(**base, penalty=0.05),
+        "penalty 0.5 (default)": pk.AdaptiveConfig(**base, penalty=0.5),
+        "penalty 2.0": pk.AdaptiveConfig(**base, penalty=2.0),
+        "penalty 0.5, per_cost": pk.AdaptiveConfig(**base, penalty=0.5, ranking="per_cost"),
+        "penalty 0.5, gate_lr 1e-3": pk.AdaptiveConfig(**base, penalty=0.5, gate_lr=1e-3),
+        "no sparse training": pk.AdaptiveConfig(
+            **{**base, "sparse_epochs": 0, "finetune_epochs": args.sparse + args.finetune}
+        ),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for seed in range(args.seeds):
@@ -63,7 +84,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         dense = accuracy(model, test)
         print(f"[{args.dataset} seed {seed}] dense {dense:.4f}", flush=True)
         example = next(iter(test))[0][:2]
-        for name, config in configs(args, seed).items():
+        for name, config in (sweep if args.sweep else configs)(args, seed).items():
             start = time.perf_counter()
             result = pk.prune(
                 model,
@@ -104,6 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "finetune_epochs": args.finetune,
         "penalty": args.penalty,
         "seeds": args.seeds,
+        "sweep": args.sweep,
     }
     return {"setting": setting, "rows": rows}
 
@@ -117,6 +139,7 @@ def main() -> None:
     parser.add_argument("--finetune", type=int, default=2)
     parser.add_argument("--penalty", type=float, default=pk.AdaptiveConfig.penalty)
     parser.add_argument("--keep", type=float, default=0.5)
+    parser.add_argument("--sweep", action="store_true", help="the design-choice sweep")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -124,11 +147,12 @@ def main() -> None:
     result["command"] = (
         f"python benchmarks/adaptive.py --dataset {args.dataset} --seeds {args.seeds} "
         f"--epochs {args.epochs} --sparse {args.sparse} --finetune {args.finetune} "
-        f"--penalty {args.penalty} --keep {args.keep}"
+        f"--penalty {args.penalty} --keep {args.keep}{' --sweep' if args.sweep else ''}"
     )
     result["machine"] = machine(2)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"adaptive-{args.dataset}.json").write_text(json.dumps(result, indent=1) + "\n")
+    name = f"adaptive-{'sweep-' if args.sweep else ''}{args.dataset}.json"
+    (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -133,3 +133,33 @@ def sfp(data: dict[str, Any], command: str) -> str:
             f"| {statistics.mean(r['macs_kept'] for r in group):.3f} | {_ms(gaps)} |"
         )
     return "\n".join(lines)
+
+
+def adaptive(data: dict[str, Any], command: str) -> str:
+    rows = data["rows"]
+    dense = _ms(r["dense"] for r in _groups(rows, "seed").values() for r in r[:1])
+    lines = [
+        _head(data, command),
+        f"Dense test accuracy: {dense}%. Test accuracy in %, mean ± std over seeds; params and "
+        "MACs kept relative to the dense model; the split is the share of the dense model's "
+        "parameters removed as whole layers / as channels.",
+        "",
+        "| method | accuracy | vs dense (points) | params kept | MACs kept | layers removed "
+        "| channels removed | split layers / channels |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (method,), group in _groups(rows, "method").items():
+        gap = [r["accuracy"] - r["dense"] for r in group]
+        split = "-"
+        if group[0]["by_layers"] is not None:
+            by_l = statistics.mean(r["by_layers"] for r in group)
+            by_c = statistics.mean(r["by_channels"] for r in group)
+            split = f"{by_l:.1%} / {by_c:.1%}"
+        lines.append(
+            f"| {method} | {_ms(r['accuracy'] for r in group)} | {_ms(gap)} "
+            f"| {statistics.mean(r['params_kept'] for r in group):.3f} "
+            f"| {statistics.mean(r['macs_kept'] for r in group):.3f} "
+            f"| {statistics.mean(r['layers_removed'] for r in group):.1f} "
+            f"| {statistics.mean(r['channels_removed'] for r in group):.0f} | {split} |"
+        )
+    return "\n".join(lines)

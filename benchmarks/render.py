@@ -81,6 +81,9 @@ SECTIONS |= {
     "features": ("features.json", tables.features, ""),
     "sfp-mnist1d": ("sfp-mnist1d.json", tables.sfp, ""),
     "sfp-digits": ("sfp-digits.json", tables.sfp, ""),
+    "adaptive-mnist1d": ("adaptive-mnist1d.json", tables.adaptive, ""),
+    "adaptive-digits": ("adaptive-digits.json", tables.adaptive, ""),
+    "adaptive-sweep-mnist1d": ("adaptive-sweep-mnist1d.json", tables.adaptive, ""),
 }
 
 
