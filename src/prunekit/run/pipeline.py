@@ -61,6 +61,7 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
 
     if not state.done("dense"):
         _say(progress, f"seed {seed}: dense model ({recipe.train.epochs} training epochs)")
+        torch.manual_seed(seed)  # a new head (num_classes) is initialised the same every run
         model = factory()
         fit(
             model,
