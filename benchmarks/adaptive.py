@@ -27,6 +27,7 @@ import torch
 import prunekit as pk
 from machine import machine
 from prunekit.train import accuracy, fit
+from tasks import fresh_resnet
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -72,12 +73,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for seed in range(args.seeds):
         data = pk.zoo.dataset(args.dataset, seed=seed)
-        dims, width = (1, 48) if args.dataset == "mnist1d" else (2, 32)
-        model = pk.zoo.model("small_resnet", dims=dims, blocks=16, width=width)
-        torch.manual_seed(seed)
-        for p in model.parameters():  # a fresh init per seed
-            if p.dim() > 1:
-                torch.nn.init.kaiming_normal_(p)
+        model = fresh_resnet(args.dataset, seed)
         train = data.loader("train", batch_size=64)
         test = data.loader("test", batch_size=256)
         fit(model, train, epochs=args.epochs, lr=3e-3, seed=seed)

@@ -26,7 +26,9 @@ import torch
 
 import prunekit as pk
 from machine import machine
+from prunekit.report.figures import cka_heatmap
 from prunekit.train import accuracy, fit
+from tasks import fresh_resnet
 
 RESULTS = Path(__file__).parent / "results"
 BASELINES = ("block_influence", "angular", "random", "last")
@@ -34,27 +36,9 @@ HARD = {"num_samples": 1500, "iid_noise_scale": 0.05, "corr_noise_scale": 0.5}
 
 
 def heatmap(details: dict[str, Any], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cka = torch.tensor(details["cka"])
-    fig, ax = plt.subplots(figsize=(5, 4.2))
-    image = ax.imshow(cka, vmin=0, vmax=1, cmap="viridis")
-    edge = 0
-    for segment in details["segments"][:-1]:
-        edge += len(segment)
-        ax.axhline(edge - 0.5, color="white", lw=1.5)
-        ax.axvline(edge - 0.5, color="white", lw=1.5)
-    ax.set_title(title, fontsize=9)
-    ax.set_xlabel("unit")
-    ax.set_ylabel("unit")
-    fig.colorbar(image, ax=ax, label="linear CKA")
-    fig.tight_layout()
+    """The report's CKA heatmap with SGLP's segments, written as a PNG file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path.write_bytes(cka_heatmap(details, title))
 
 
 def methods(keep: float, gradnorm: bool = False) -> dict[str, Any]:
@@ -73,16 +57,9 @@ def classify(dataset: str, hard: bool, seeds: int, epochs: int, finetune: int) -
     rows = []
     tag = f"{dataset}{'-hard' if hard else ''}"
     for seed in range(seeds):
-        if dataset == "mnist1d":
-            data = pk.zoo.dataset("mnist1d", seed=seed, **(HARD if hard else {}))
-            model = pk.zoo.model("small_resnet", dims=1, blocks=16, width=48)
-        else:
-            data = pk.zoo.dataset("digits", seed=seed)
-            model = pk.zoo.model("small_resnet", dims=2, blocks=16, width=32)
-        torch.manual_seed(seed)
-        for p in model.parameters():  # a fresh init per seed
-            if p.dim() > 1:
-                torch.nn.init.kaiming_normal_(p)
+        options = HARD if hard and dataset == "mnist1d" else {}
+        data = pk.zoo.dataset(dataset, seed=seed, **options)
+        model = fresh_resnet(dataset, seed)
         train = data.loader("train", batch_size=64)
         test = data.loader("test", batch_size=256)
         start = time.perf_counter()

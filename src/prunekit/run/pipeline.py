@@ -18,7 +18,7 @@ from prunekit.core.metrics import measure
 from prunekit.core.plan import Plan
 from prunekit.io.format import BASE, PLAN, parse_base, read_json
 from prunekit.io.save import load, save
-from prunekit.run.recipe import Recipe
+from prunekit.run.recipe import Recipe, TrainSection
 from prunekit.run.sources import build_data, build_model
 from prunekit.run.workspace import State, Workspace
 from prunekit.train.loop import accuracy, fit
@@ -63,16 +63,7 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
         _say(progress, f"seed {seed}: dense model ({recipe.train.epochs} training epochs)")
         torch.manual_seed(seed)  # a new head (num_classes) is initialised the same every run
         model = factory()
-        fit(
-            model,
-            train,
-            recipe.train.epochs,
-            lr=recipe.train.lr,
-            weight_decay=recipe.train.weight_decay,
-            seed=seed,
-            progress=progress,
-            checkpoint_dir=checkpoints / "dense",
-        )
+        _train(model, train, recipe.train, seed, progress, checkpoints / "dense")
         save(model, directory / "dense")
         state.record("dense", {"accuracy": accuracy(model, test)})
     dense = load(directory / "dense", base=factory if _custom(recipe) else None)
@@ -105,16 +96,7 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
     if not state.done("finetune"):
         _say(progress, f"seed {seed}: fine-tuning ({recipe.finetune.epochs} epochs)")
         model, loader = _reduced(pruned, train)
-        fit(
-            model,
-            loader,
-            recipe.finetune.epochs,
-            lr=recipe.finetune.lr,
-            weight_decay=recipe.finetune.weight_decay,
-            seed=seed,
-            progress=progress,
-            checkpoint_dir=checkpoints / "finetune",
-        )
+        _train(model, loader, recipe.finetune, seed, progress, checkpoints / "finetune")
         _save_like(pruned, directory / "pruned", directory / "model")
         state.record("finetune", {"accuracy": accuracy(*_reduced(pruned, test))})
     final = load(directory / "model", base=factory if _custom(recipe) else None)
@@ -132,6 +114,27 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
         )
         state.record("measure", {"before": before.to_dict(), "after": after.to_dict()})
     return state.data
+
+
+def _train(
+    model: nn.Module,
+    data: Any,
+    budget: TrainSection,
+    seed: int,
+    progress: bool,
+    checkpoint_dir: Path,
+) -> None:
+    """``fit`` with a recipe's training section, resumable from ``checkpoint_dir``."""
+    fit(
+        model,
+        data,
+        budget.epochs,
+        lr=budget.lr,
+        weight_decay=budget.weight_decay,
+        seed=seed,
+        progress=progress,
+        checkpoint_dir=checkpoint_dir,
+    )
 
 
 def _custom(recipe: Recipe) -> bool:
