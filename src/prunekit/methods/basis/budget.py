@@ -25,6 +25,30 @@ class LayerCost:
         return self.params(rank) * self.positions
 
 
+def _totals(costs: list[LayerCost], ranks: list[int], current: dict[str, int]) -> dict[str, int]:
+    """Model totals with each decomposed layer at ``ranks`` (merged back where that pays)."""
+    return {
+        "params": current["params"]
+        - sum(c.out * c.n - c.params(r) for c, r in zip(costs, ranks, strict=True)),
+        "macs": current.get("macs", 0)
+        - sum((c.out * c.n - c.params(r)) * c.positions for c, r in zip(costs, ranks, strict=True)),
+    }
+
+
+def check_reachable(
+    costs: list[LayerCost], base: dict[str, int], targets: dict[str, float], current: dict[str, int]
+) -> None:
+    """Raise before any training when one basis per layer still misses a target."""
+    floor = _totals(costs, [1] * len(costs), current)
+    if any(floor[k] / base[k] > v + 1e-12 for k, v in targets.items()):
+        best = {k: round(floor[k] / base[k], 4) for k in targets}
+        raise ConfigError(
+            f"the basis target {targets} cannot be reached by the decomposed layers: keeping one "
+            f"basis in each gives {best}; fix: relax the target, decompose more layers, or use "
+            "DoubleConfig"
+        )
+
+
 def select(
     costs: list[LayerCost],
     scores: list[torch.Tensor],
@@ -42,12 +66,9 @@ def select(
         value = score / score.mean().clamp_min(1e-30) if normalize else score
         order.extend((float(v), layer, j) for j, v in enumerate(value))
     order.sort()
+    check_reachable(costs, base, targets, current)
     ranks = [c.rank for c in costs]
-    totals = {
-        "params": current["params"] - sum(c.out * c.n - c.params(c.rank) for c in costs),
-        "macs": current.get("macs", 0)
-        - sum((c.out * c.n - c.params(c.rank)) * c.positions for c in costs),
-    }
+    totals = _totals(costs, ranks, current)
     removed: list[set[int]] = [set() for _ in costs]
 
     def meets() -> bool:
@@ -63,11 +84,4 @@ def select(
         totals["macs"] -= cost.macs(ranks[layer]) - cost.macs(ranks[layer] - 1)
         ranks[layer] -= 1
         removed[layer].add(j)
-    if not meets():
-        best = {k: round(totals[k] / base[k], 4) for k in targets}
-        raise ConfigError(
-            f"the basis target {targets} cannot be reached by the decomposed layers: keeping one "
-            f"basis in each gives {best}; fix: relax the target, decompose more layers, or use "
-            "DoubleConfig"
-        )
     return [[j for j in range(c.rank) if j not in removed[i]] for i, c in enumerate(costs)]

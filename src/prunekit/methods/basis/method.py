@@ -19,7 +19,7 @@ from prunekit.core.modes import eval_mode
 from prunekit.core.plan import Plan
 from prunekit.core.surgery import get_module, set_module
 from prunekit.errors import ConfigError
-from prunekit.methods.basis.budget import LayerCost, select
+from prunekit.methods.basis.budget import LayerCost, check_reachable, select
 from prunekit.methods.basis.config import BasisConfig, DoubleConfig
 from prunekit.methods.basis.layers import BasisScaled, decomposable, decompose
 from prunekit.methods.outcome import MethodOutcome
@@ -40,6 +40,13 @@ def _positions(model: nn.Module, paths: list[str], inputs: ExampleInputs) -> dic
         handles.append(get_module(model, path).register_forward_hook(hook))
     run_hooked(model, inputs, handles)
     return seen
+
+
+def _cost(model: nn.Module, path: str, positions: int) -> LayerCost:
+    """The cost model of a layer before its decomposition (full rank: min(C_out, n))."""
+    weight = get_module(model, path).weight
+    n, out = weight[0].numel(), weight.shape[0]
+    return LayerCost(path, n, out, min(n, out), positions)
 
 
 def _layers(
@@ -95,6 +102,8 @@ def prune_basis(
     current = {"params": count_params(model), "macs": count_macs(model, example_inputs)}
     base = base or current
     positions = _positions(model, paths, example_inputs)
+    targets = {k: v for k, v in config.target.given().items() if k in ("params", "macs")}
+    check_reachable([_cost(model, path, positions[path]) for path in paths], base, targets, current)
     trainable = {p: p.requires_grad for p in model.parameters()}
     layers = []
     for path in paths:
@@ -115,7 +124,6 @@ def prune_basis(
         LayerCost(path, m.basis.weight[0].numel(), m.back.weight.shape[0], m.rank, positions[path])
         for path, m in zip(paths, layers, strict=True)
     ]
-    targets = {k: v for k, v in config.target.given().items() if k in ("params", "macs")}
     kept = select(costs, scores, base, targets, config.normalize, current)
     edits, ranks = [], {}
     for path, layer, keep in zip(paths, layers, kept, strict=True):
