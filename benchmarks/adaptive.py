@@ -6,11 +6,12 @@
 
 Per seed a 16-block SmallResNet is trained dense, then each method keeps at most 50% of its
 parameters: adaptive (layer and channel gates), channel-only (the same sparse training with
-batch-norm scales only: Network Slimming with cost weights), layer-gates-only, and SGLP
-(layer-only). Every method gets the same training after the dense model: the gated methods
-train sparse for --sparse epochs and fine-tune for --finetune; SGLP (no sparse phase)
-fine-tunes for --sparse + --finetune epochs. Test accuracy, the learned layer/channel split,
-params and MACs relative to the dense model go to benchmarks/results/adaptive-DATASET.json.
+batch-norm scales only: Network Slimming with cost weights), layer-gates-only, SGLP
+(layer-only), and Torch-Pruning's global channel pruning (Taylor, L2) as anchors. Every method
+gets the same training after the dense model: the gated methods train sparse for --sparse
+epochs and fine-tune for --finetune; SGLP and Torch-Pruning (no sparse phase) fine-tune for
+--sparse + --finetune epochs. Test accuracy, the learned layer/channel split, params and MACs
+relative to the dense model go to benchmarks/results/adaptive-DATASET.json.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import torch
 
 import prunekit as pk
+from anchors import torch_pruning
 from machine import machine
 from prunekit.train import accuracy, fit
 from tasks import fresh_resnet
@@ -69,6 +71,37 @@ def sweep(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     }
 
 
+def _pruned(
+    model: torch.nn.Module,
+    name: str,
+    config: Any,
+    example: torch.Tensor,
+    data: Any,
+    args: argparse.Namespace,
+    seed: int,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The pruned model and its details; methods without a training phase of their own (SGLP,
+    Torch-Pruning) fine-tune for the sparse + fine-tune epochs the gated methods get."""
+    train = data.loader("train", batch_size=64)
+    if isinstance(config, str):
+        pruned = torch_pruning(model, example, train, args.keep, config, "head")
+        details: dict[str, Any] = {}
+    else:
+        result = pk.prune(
+            model,
+            config,
+            example_inputs=example,
+            train_data=train,
+            val_data=data.loader("val", batch_size=128),
+        )
+        pruned, details = result.model, result.details
+        if name != "sglp":
+            return pruned, details
+        pruned = copy.deepcopy(pruned)
+    fit(pruned, train, epochs=args.sparse + args.finetune, lr=1e-3, seed=seed)
+    return pruned, details
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for seed in range(args.seeds):
@@ -80,27 +113,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         dense = accuracy(model, test)
         print(f"[{args.dataset} seed {seed}] dense {dense:.4f}", flush=True)
         example = next(iter(test))[0][:2]
-        for name, config in (sweep if args.sweep else configs)(args, seed).items():
+        methods = (sweep if args.sweep else configs)(args, seed)
+        if not args.sweep:
+            methods |= {"tp-taylor": "taylor", "tp-l2": "l2"}  # Torch-Pruning's anchors
+        for name, config in methods.items():
             start = time.perf_counter()
-            result = pk.prune(
-                model,
-                config,
-                example_inputs=example,
-                train_data=train,
-                val_data=data.loader("val", batch_size=128),
-            )
-            pruned = result.model
-            if name == "sglp":
-                pruned = copy.deepcopy(pruned)
-                fit(pruned, train, epochs=args.sparse + args.finetune, lr=1e-3, seed=seed)
-            details = result.details
+            pruned, details = _pruned(model, name, config, example, data, args, seed)
+            dense_metrics, metrics = pk.measure(model, example), pk.measure(pruned, example)
             row = {
                 "seed": seed,
                 "method": name,
                 "dense": dense,
                 "accuracy": accuracy(pruned, test),
-                "params_kept": result.after.params / result.before.params,
-                "macs_kept": result.after.macs / result.before.macs,
+                "params_kept": metrics.params / dense_metrics.params,
+                "macs_kept": metrics.macs / dense_metrics.macs,
                 "layers_removed": len(details.get("layers_removed", details.get("removed", []))),
                 "channels_removed": details.get("channels_removed", 0),
                 "by_layers": details.get("params_removed_by_layers"),

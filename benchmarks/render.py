@@ -1,19 +1,27 @@
 """Render benchmark JSON results into docs/benchmarks.md (between generated markers).
 
-.venv/bin/python benchmarks/render.py
+    .venv/bin/python benchmarks/render.py [--results benchmarks/results] [--doc docs/benchmarks.md]
+
+Each section is replaced between its markers; a doc that does not exist yet is created with a
+heading per result present. Plots (accuracy against params kept, one per task) are written to
+RESULTS/figures and linked; the anchors section compares each method with its anchor.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import method_tables as tables
+import plots
+from summary import distances
 
-RESULTS = Path("benchmarks/results")
-DOC = Path("docs/benchmarks.md")
+RESULTS = Path(__file__).parent / "results"
+DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 
 
 def _machine(data: dict[str, Any]) -> str:
@@ -84,20 +92,62 @@ SECTIONS |= {
     "adaptive-mnist1d": ("adaptive-mnist1d.json", tables.adaptive, ""),
     "adaptive-digits": ("adaptive-digits.json", tables.adaptive, ""),
     "adaptive-sweep-mnist1d": ("adaptive-sweep-mnist1d.json", tables.adaptive, ""),
+    "basis-lite0": ("basis-lite0.json", tables.basis, ""),
+    "basis-resnet18": ("basis-resnet18.json", tables.basis, ""),
+}
+# plot name -> (result file, extractor in plots.EXTRACT, title)
+PLOTS = {
+    "basis-lite0": ("basis-lite0.json", "basis", "EfficientNet-Lite0 -> digits"),
+    "basis-resnet18": ("basis-resnet18.json", "basis", "ResNet-18 on digits"),
+    "adaptive-mnist1d": ("adaptive-mnist1d.json", "adaptive", "adaptive, mnist1d"),
+    "adaptive-digits": ("adaptive-digits.json", "adaptive", "adaptive, digits"),
+    "sglp-mnist1d": ("sglp-mnist1d.json", "sglp", "layer pruning, mnist1d"),
+    "sglp-digits": ("sglp-digits.json", "sglp", "layer pruning, digits"),
+    "sfp-mnist1d": ("sfp-mnist1d.json", "sfp", "SFP / CR-SFP, mnist1d"),
+    "sfp-digits": ("sfp-digits.json", "sfp", "SFP / CR-SFP, digits"),
+    "features-digits": ("features.json", "features-digits", "feature selection, digits"),
+    "features-breast_cancer": (
+        "features.json",
+        "features-breast_cancer",
+        "feature selection, breast_cancer",
+    ),
 }
 
 
-def main() -> None:
-    text = DOC.read_text()
-    for key, (file, render, command) in SECTIONS.items():
-        path = RESULTS / file
+def _replace(text: str, key: str, body: str) -> str:
+    """``body`` between the markers of ``key``; appended under a heading when they are absent."""
+    pattern = re.compile(rf"(<!-- {key} -->\n).*?(<!-- /{key} -->)", re.S)
+    if not pattern.search(text):
+        return f"{text}\n## {key}\n\n<!-- {key} -->\n{body}\n<!-- /{key} -->\n"
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+
+
+def render(results: Path, doc: Path) -> None:
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    for key, (file, table, command) in SECTIONS.items():
+        path = results / file
+        if path.exists():
+            text = _replace(text, key, table(json.loads(path.read_text()), command))
+    for key, (file, extract, title) in PLOTS.items():
+        path = results / file
         if not path.exists():
             continue
-        body = render(json.loads(path.read_text()), command)
-        pattern = re.compile(rf"(<!-- {key} -->\n).*?(\n<!-- /{key} -->)", re.S)
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
-    DOC.write_text(text)
-    print(f"rendered {DOC}")
+        figure = results / "figures" / f"accuracy-{key}.png"
+        plots.plot(plots.EXTRACT[extract](json.loads(path.read_text())), figure, title)
+        link = Path(os.path.relpath(figure, doc.parent)).as_posix()
+        text = _replace(text, f"{key}-plot", f"![accuracy against params kept, {title}]({link})")
+    text = _replace(text, "anchors", distances(results))
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)
+    print(f"rendered {doc}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--doc", type=Path, default=DOC)
+    args = parser.parse_args(argv)
+    render(args.results, args.doc)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def methods(keep: float, gradnorm: bool = False) -> dict[str, Any]:
     return out
 
 
-def classify(dataset: str, hard: bool, seeds: int, epochs: int, finetune: int) -> dict[str, Any]:
+def classify(
+    dataset: str, hard: bool, seeds: int, epochs: int, finetune: int, figures: Path
+) -> dict[str, Any]:
     rows = []
     tag = f"{dataset}{'-hard' if hard else ''}"
     for seed in range(seeds):
@@ -96,7 +98,7 @@ def classify(dataset: str, hard: bool, seeds: int, epochs: int, finetune: int) -
                 if name == "sglp":
                     heatmap(
                         result.details,
-                        RESULTS / "figures" / f"sglp-cka-{tag}-seed{seed}-keep{keep}.png",
+                        figures / f"sglp-cka-{tag}-seed{seed}-keep{keep}.png",
                         f"SmallResNet on {tag}, seed {seed}: CKA and SGLP segments",
                     )
     setting = {
@@ -109,7 +111,7 @@ def classify(dataset: str, hard: bool, seeds: int, epochs: int, finetune: int) -
     return {"setting": setting, "rows": rows}
 
 
-def minilm(seeds: int) -> dict[str, Any]:
+def minilm(seeds: int, figures: Path) -> dict[str, Any]:
     from prunekit.zoo.text import sentence_embeddings
 
     tokenizer = pk.zoo.tokenizer("minilm")
@@ -157,7 +159,7 @@ def minilm(seeds: int) -> dict[str, Any]:
         if name == "sglp":
             heatmap(
                 result.details,
-                RESULTS / "figures" / "sglp-cka-minilm.png",
+                figures / "sglp-cka-minilm.png",
                 "MiniLM: CKA between layers and SGLP segments",
             )
     return {"setting": {"sentences": len(sentences), "remove": 2, "seeds": seeds}, "rows": rows}
@@ -183,7 +185,7 @@ def lm_batches(sentences: list[str], tokenizer: Any, size: int = 32) -> list[dic
     return out
 
 
-def lm(seeds: int, epochs: int, heal: int) -> dict[str, Any]:
+def lm(seeds: int, epochs: int, heal: int, figures: Path) -> dict[str, Any]:
     """A GPT-2-style causal LM (8 layers, MiniLM's tokenizer) trained on the zoo's text set;
     remove 2 and 4 layers; held-out perplexity without and with a short healing fine-tune."""
     import math
@@ -240,7 +242,7 @@ def lm(seeds: int, epochs: int, heal: int) -> dict[str, Any]:
                 if name == "sglp":
                     heatmap(
                         result.details,
-                        RESULTS / "figures" / f"sglp-cka-lm-seed{seed}-remove{remove}.png",
+                        figures / f"sglp-cka-lm-seed{seed}-remove{remove}.png",
                         f"GPT-2-style LM, seed {seed}: CKA and SGLP segments",
                     )
     setting = {
@@ -273,7 +275,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     if args.command == "classify":
-        result = classify(args.dataset, args.hard, args.seeds, args.epochs, args.finetune)
+        result = classify(
+            args.dataset, args.hard, args.seeds, args.epochs, args.finetune, args.out / "figures"
+        )
         name = f"sglp-{args.dataset}{'-hard' if args.hard else ''}.json"
         command = (
             f"python benchmarks/sglp.py classify --dataset {args.dataset}"
@@ -281,14 +285,14 @@ def main() -> None:
             f" --finetune {args.finetune}"
         )
     elif args.command == "lm":
-        result = lm(args.seeds, args.epochs, args.heal)
+        result = lm(args.seeds, args.epochs, args.heal, args.out / "figures")
         name = "sglp-lm.json"
         command = (
             f"python benchmarks/sglp.py lm --seeds {args.seeds} --epochs {args.epochs}"
             f" --heal {args.heal}"
         )
     else:
-        result = minilm(args.seeds)
+        result = minilm(args.seeds, args.out / "figures")
         name, command = "sglp-minilm.json", "python benchmarks/sglp.py minilm"
     result["command"] = command
     result["machine"] = machine(2)

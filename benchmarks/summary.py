@@ -1,0 +1,77 @@
+"""Each method's distance to its anchor, over every result file present, for render.py.
+
+Per task and operating point: the best of prunekit's methods against the best of the anchors
+(mean test accuracy over seeds, after fine-tuning), and the difference in points.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+# result file prefix -> (point keys, prunekit's methods, anchors, accuracy field)
+RULES: dict[str, tuple[tuple[str, ...], set[str], set[str], str]] = {
+    "basis-": (
+        ("keep",),
+        {"basis", "double", "channel-taylor", "channel-l2"},
+        {"tp-taylor", "tp-l2"},
+        "accuracy",
+    ),
+    "adaptive-mnist1d": ((), {"adaptive"}, {"tp-taylor", "tp-l2"}, "accuracy"),
+    "adaptive-digits": ((), {"adaptive"}, {"tp-taylor", "tp-l2"}, "accuracy"),
+    "sglp-mnist1d": (("keep",), {"sglp"}, {"block_influence"}, "finetuned"),
+    "sglp-digits": (("keep",), {"sglp"}, {"block_influence"}, "finetuned"),
+    "sfp-": (("rate",), {"crsfp"}, {"sfp"}, "accuracy"),
+    "features": (("task", "keep"), {"prunekit"}, {"selectkbest_mi"}, "accuracy"),
+}
+
+
+def _best(rows: list[dict[str, Any]], methods: set[str], field: str) -> tuple[str, float] | None:
+    means = {}
+    for method in methods:
+        values = [r[field] for r in rows if r["method"] == method and field in r]
+        if values:
+            means[method] = 100 * statistics.mean(values)
+    if not means:
+        return None
+    best = max(means, key=lambda m: means[m])
+    return best, means[best]
+
+
+def rows_for(name: str, data: dict[str, Any]) -> list[str]:
+    rule = next((r for prefix, r in RULES.items() if name.startswith(prefix)), None)
+    if rule is None:
+        return []
+    keys, ours, anchors, field = rule
+    points: dict[tuple, list[dict[str, Any]]] = {}
+    for row in data["rows"]:
+        if all(k in row for k in keys):
+            points.setdefault(tuple(row[k] for k in keys), []).append(row)
+    lines = []
+    for point, rows in points.items():
+        mine, anchor = _best(rows, ours, field), _best(rows, anchors, field)
+        if mine is None or anchor is None:
+            continue
+        where = ", ".join(f"{k} {v}" for k, v in zip(keys, point, strict=True)) or "-"
+        lines.append(
+            f"| {name} | {where} | {mine[0]} | {mine[1]:.2f} | {anchor[0]} | {anchor[1]:.2f} "
+            f"| {mine[1] - anchor[1]:+.2f} |"
+        )
+    return lines
+
+
+def distances(results: Path) -> str:
+    lines = [
+        "Best prunekit method against the best anchor at each operating point (mean test "
+        "accuracy over the seeds of each result file, after fine-tuning, in %). Anchors: "
+        "Torch-Pruning's BasePruner (Taylor, L2) for channel pruning, Block Influence for layer "
+        "pruning, plain SFP for CR-SFP, SelectKBest (mutual information) for feature selection.",
+        "",
+        "| result | point | prunekit | accuracy | anchor | accuracy | distance (points) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(results.glob("*.json")):
+        lines += rows_for(path.stem, json.loads(path.read_text()))
+    return "\n".join(lines)
