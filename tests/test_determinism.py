@@ -1,0 +1,106 @@
+"""The same seed gives the same plan, the same metrics and the same weights, for every method
+on CPU; and an interrupt (Ctrl-C) inside ``pk.prune`` leaves the caller's model untouched."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+import prunekit as pk
+
+T = pk.Target
+
+
+def _data(dims: int, classes: int = 4, batches: int = 3) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    shape = (16, 1, 12) if dims == 1 else (16, 1, 8, 8)
+    return [
+        (torch.randn(*shape, generator=g), torch.randint(0, classes, (16,), generator=g))
+        for _ in range(batches)
+    ]
+
+
+def _resnet(dims: int = 1) -> nn.Module:
+    torch.manual_seed(0)
+    return pk.zoo.model("small_resnet", dims=dims, blocks=4, width=8, num_classes=4)
+
+
+def _mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 4))
+
+
+CASES: dict[str, tuple[Any, Any, int]] = {  # method -> (model factory, config, input dims)
+    "channel": (_resnet, pk.ChannelConfig(target=T(params=0.6), importance="taylor"), 1),
+    "basis": (_resnet, pk.BasisConfig(target=T(params=0.6), epochs=1), 1),
+    "double": (
+        _resnet,
+        pk.DoubleConfig(
+            channel=pk.ChannelConfig(target=T(params=0.8), importance="taylor"),
+            basis=pk.BasisConfig(target=T(params=0.6), epochs=1),
+        ),
+        1,
+    ),
+    "adaptive": (
+        _resnet,
+        pk.AdaptiveConfig(target=T(params=0.6), sparse_epochs=1, finetune_epochs=1),
+        1,
+    ),
+    "sglp": (_resnet, pk.SGLPConfig(target=T(layers=0.5)), 1),
+    "layers": (_resnet, pk.LayerConfig(target=T(layers=0.5)), 1),
+    "sfp": (_resnet, pk.SFPConfig(rate=0.5, epochs=1), 1),
+    "crsfp": (_resnet, pk.CRSFPConfig(rate=0.5, epochs=1), 1),
+    "features": (_mlp, pk.FeatureConfig(target=T(features=0.5), epochs=2), 0),
+}
+
+
+def _prune(method: str) -> pk.PruneResult:
+    factory, config, dims = CASES[method]
+    data = _data(dims) if dims else [(x.flatten(1), y) for x, y in _data(1)]
+    return pk.prune(
+        factory(), config, example_inputs=data[0][0][:2], train_data=data, val_data=data
+    )
+
+
+@pytest.mark.parametrize("method", sorted(CASES))
+def test_the_same_seed_gives_the_same_plan_metrics_and_weights(method: str) -> None:
+    first, second = _prune(method), _prune(method)
+    assert first.plan.to_json() == second.plan.to_json()
+    assert first.after == second.after
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), method
+
+
+class _Interrupting:
+    """A training split whose second batch is a Ctrl-C."""
+
+    def __init__(self, batches: list[Any]) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.batches[0]
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("method", ["basis", "adaptive", "sfp", "channel"])
+def test_ctrl_c_inside_prune_leaves_the_callers_model_untouched(method: str) -> None:
+    factory, config, dims = CASES[method]
+    model = factory().train()
+    before = copy.deepcopy(model.state_dict())
+    data = _data(dims)
+    with pytest.raises(KeyboardInterrupt):
+        pk.prune(model, config, example_inputs=data[0][0][:2], train_data=_Interrupting(data))
+    after = model.state_dict()
+    assert after.keys() == before.keys()
+    assert all(torch.equal(after[k], before[k]) for k in before)
+    assert all(m.training for m in model.modules())
+    assert all(p.grad is None and p.requires_grad for p in model.parameters())
