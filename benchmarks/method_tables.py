@@ -195,3 +195,26 @@ def basis(data: dict[str, Any], command: str) -> str:
             f"| {_ms(gap)} |"
         )
     return "\n".join(lines)
+
+
+def scaling(data: dict[str, Any], command: str) -> str:
+    lines = [
+        _head(data, command),
+        "Random weights; wall-clock seconds of the `pk.prune` call and the extra peak resident "
+        "memory it needed (MB).",
+        "",
+        "| model | params | core: seconds | core: extra MB | SGLP: seconds | SGLP: extra MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (model,), group in _groups(data["rows"], "model").items():
+        cells = {r["method"]: r for r in group}
+        params = next((r["params"] for r in group if "params" in r), 0)
+        row = [model, f"{params:,}"]
+        for method in ("core", "sglp"):
+            r = cells.get(method, {})
+            if "seconds" in r:
+                row += [f"{r['seconds']:.1f}", f"{r['peak_extra_mb']:.0f}"]
+            else:
+                row += [r.get("error", "-")[:60], ""]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

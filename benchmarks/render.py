@@ -94,6 +94,7 @@ SECTIONS |= {
     "adaptive-sweep-mnist1d": ("adaptive-sweep-mnist1d.json", tables.adaptive, ""),
     "basis-lite0": ("basis-lite0.json", tables.basis, ""),
     "basis-resnet18": ("basis-resnet18.json", tables.basis, ""),
+    "scaling": ("scaling.json", tables.scaling, ""),
 }
 # plot name -> (result file, extractor in plots.EXTRACT, title)
 PLOTS = {

@@ -39,6 +39,7 @@ PROFILES: dict[str, dict[str, str]] = {
         "sfp-digits": "sfp.py --dataset digits",
         "features": "features.py",
         "sglp-cka-cost": "cka_cost.py",
+        "scaling": "scaling.py",
     },
     "quick": {
         "basis-lite0": "basis.py --model lite0 --seeds 1 --size 32 --points 0.1 0.05 "
