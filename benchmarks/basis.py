@@ -14,7 +14,9 @@ model: the basis methods train their scaling factors for --basis-epochs and fine
 --finetune; the channel methods fine-tune for --basis-epochs + --finetune. Test accuracy
 before and after fine-tuning, params and MACs relative to the dense model and CPU latency
 (batch 1, 1 thread) go to benchmarks/results/basis-MODEL.json, row by row: running the same
-command again resumes where it stopped. Dense models are cached in benchmarks/results/cache.
+command again resumes where it stopped (--fresh starts over). Dense models are cached in
+OUT/cache. A resumed run's rows can differ from an uninterrupted run's within noise: each seed
+has one training loader, whose shuffle order depends on the epochs run before.
 """
 
 from __future__ import annotations
@@ -72,8 +74,9 @@ def pruner(name: str, keep: float, args: argparse.Namespace, seed: int) -> Prune
 def dense_model(args: argparse.Namespace, seed: int, train: Any) -> nn.Module:
     zoo_name, options, _, _ = MODELS[args.model]
     model = pk.zoo.model(zoo_name, **options)
-    cache = args.out / "cache" / f"basis-{args.model}-{args.size}px-seed{seed}.safetensors"
-    if cache.exists():
+    name = f"basis-{args.model}-{args.size}px-{args.epochs}ep-lr{args.lr}-seed{seed}"
+    cache = args.out / "cache" / f"{name}.safetensors"
+    if cache.exists() and not args.fresh:
         load_model(model, str(cache))
         return model
     torch.manual_seed(seed)
@@ -118,7 +121,7 @@ def run_seed(args: argparse.Namespace, seed: int, rows: list[dict[str, Any]], sa
             row = {"seed": seed, "method": name, "keep": keep}
             try:
                 pruned = pruner(name, keep, args, seed)(copy.deepcopy(model), example, train)
-            except pk.ConfigError as error:  # a budget the method cannot reach: say so
+            except (pk.ConfigError, RuntimeError) as error:  # a budget it cannot reach: say so
                 rows.append(row | {"unreachable": str(error)})
                 save()
                 print(f"[seed {seed}] {name:14s} keep {keep:.3f}: unreachable", flush=True)
@@ -140,9 +143,10 @@ def run_seed(args: argparse.Namespace, seed: int, rows: list[dict[str, Any]], sa
 
 
 def command(args: argparse.Namespace) -> str:
+    lr = "" if args.lr == 1e-3 else f" --lr {args.lr}"  # the default reads as before
     return (
         f"python benchmarks/basis.py --model {args.model} --size {args.size} "
-        f"--seeds {args.seeds} --epochs {args.epochs} --basis-epochs {args.basis_epochs} "
+        f"--seeds {args.seeds} --epochs {args.epochs}{lr} --basis-epochs {args.basis_epochs} "
         f"--finetune {args.finetune} --finetune-lr {args.finetune_lr} "
         f"--double-channel {args.double_channel} "
         f"--points {' '.join(map(str, args.points))} --methods {' '.join(args.methods)}"
@@ -164,11 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="ignore rows and models done before")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     path = args.out / f"basis-{args.model}.json"
     result = {"command": command(args), "machine": machine(2), "rows": []}
-    if path.exists():
+    if path.exists() and not args.fresh:
         previous = json.loads(path.read_text())
         if previous["command"] == result["command"]:
             result["rows"] = previous["rows"]

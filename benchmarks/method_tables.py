@@ -175,20 +175,21 @@ def basis(data: dict[str, Any], command: str) -> str:
         "Accuracy in %, mean ± std over seeds; params and MACs kept relative to the dense "
         "model; latency: median, CPU, batch 1, 1 thread.",
         "",
-        "| target | method | params kept | MACs kept | latency ms | no fine-tune "
+        "| target | method | seeds | params kept | MACs kept | latency ms | no fine-tune "
         "| after fine-tune | vs dense (points) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     by_seed = {r["seed"]: r["accuracy"] for r in dense}
     pruned = [r for r in rows if "keep" in r]
     for (keep, method), group in _groups(pruned, "keep", "method").items():
         done = [r for r in group if "accuracy" in r]
         if not done:
-            lines.append(f"| {keep} | {method} | unreachable | | | | | |")
+            lines.append(f"| {keep} | {method} | {len(group)} | unreachable | | | | | |")
             continue
         gap = [r["accuracy"] - by_seed[r["seed"]] for r in done if r["seed"] in by_seed]
         lines.append(
-            f"| {keep} | {method} | {statistics.mean(r['params_kept'] for r in done):.4f} "
+            f"| {keep} | {method} | {len(done)} "
+            f"| {statistics.mean(r['params_kept'] for r in done):.4f} "
             f"| {statistics.mean(r['macs_kept'] for r in done):.3f} "
             f"| {statistics.mean(r['latency_ms'] for r in done):.2f} "
             f"| {_ms(r['before_finetune'] for r in done)} | {_ms(r['accuracy'] for r in done)} "

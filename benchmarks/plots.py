@@ -1,7 +1,8 @@
 """Accuracy-versus-size plots of the benchmark results, one per task, for render.py.
 
-Each extractor turns a result JSON into points (method, params kept, accuracies over seeds);
-``plot`` draws one line per method (mean, with the standard deviation as error bars).
+Each extractor turns a result JSON into, per method and operating point (target), the params
+kept and the accuracy of each seed; ``plot`` draws one line per method through the mean size
+and mean accuracy of each point (standard deviation over seeds as error bars).
 """
 
 from __future__ import annotations
@@ -11,41 +12,48 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-Points = dict[str, dict[float, list[float]]]  # method -> params kept -> accuracies (%)
+Points = dict[str, dict[Any, list[tuple[float, float]]]]
+# method -> operating point -> (params kept, accuracy %) per seed
 
 
-def _add(points: Points, method: str, size: float, accuracy: float) -> None:
-    points.setdefault(method, {}).setdefault(round(size, 4), []).append(100 * accuracy)
+def _add(points: Points, method: str, point: Any, size: float, accuracy: float) -> None:
+    points.setdefault(method, {}).setdefault(point, []).append((size, 100 * accuracy))
+
+
+def _dense(points: Points, rows: list[dict[str, Any]], field: str = "dense") -> None:
+    """The dense model once per seed."""
+    for accuracy in {r["seed"]: r[field] for r in rows}.values():
+        _add(points, "dense", "dense", 1.0, accuracy)
 
 
 def basis(data: dict[str, Any]) -> Points:
     points: Points = {}
     for r in data["rows"]:
         if "accuracy" in r:
-            _add(points, r["method"], r["params_kept"], r["accuracy"])
+            _add(points, r["method"], r.get("keep", 1.0), r["params_kept"], r["accuracy"])
     return points
 
 
 def sglp(data: dict[str, Any]) -> Points:
     points: Points = {}
     for r in data["rows"]:
-        _add(points, r["method"], r["params_kept"], r["finetuned"])
-        _add(points, "dense", 1.0, r["dense"])
+        _add(points, r["method"], r["keep"], r["params_kept"], r["finetuned"])
+    _dense(points, data["rows"])
     return points
 
 
 def adaptive(data: dict[str, Any]) -> Points:
     points: Points = {}
     for r in data["rows"]:
-        _add(points, r["method"], r["params_kept"], r["accuracy"])
-        _add(points, "dense", 1.0, r["dense"])
+        _add(points, r["method"], "target", r["params_kept"], r["accuracy"])
+    _dense(points, data["rows"])
     return points
 
 
 def sfp(data: dict[str, Any]) -> Points:
     points: Points = {}
     for r in data["rows"]:
-        _add(points, r["method"], r["params_kept"], r["accuracy"])
+        _add(points, r["method"], r["rate"], r["params_kept"], r["accuracy"])
     return points
 
 
@@ -54,7 +62,7 @@ def features(data: dict[str, Any], task: str) -> Points:
     dense = max(r["params"] for r in data["rows"] if r["task"] == task)
     for r in data["rows"]:
         if r["task"] == task:
-            _add(points, r["method"], r["params"] / dense, r["accuracy"])
+            _add(points, r["method"], r["keep"], r["params"] / dense, r["accuracy"])
     return points
 
 
@@ -75,10 +83,12 @@ def plot(points: Points, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    for method, by_size in sorted(points.items()):
-        sizes = sorted(by_size)
-        means = [statistics.mean(by_size[s]) for s in sizes]
-        stds = [statistics.stdev(by_size[s]) if len(by_size[s]) > 1 else 0.0 for s in sizes]
+    for method, by_point in sorted(points.items()):
+        seeds = sorted(by_point.values(), key=lambda runs: statistics.mean(s for s, _ in runs))
+        sizes = [statistics.mean(s for s, _ in runs) for runs in seeds]
+        accuracy = [[a for _, a in runs] for runs in seeds]
+        means = [statistics.mean(a) for a in accuracy]
+        stds = [statistics.stdev(a) if len(a) > 1 else 0.0 for a in accuracy]
         style = "*" if method == "dense" else "o-"
         ax.errorbar(sizes, means, yerr=stds, fmt=style, capsize=3, label=method)
     ax.set_xscale("log")

@@ -101,10 +101,12 @@ def main(argv: list[str] | None = None) -> None:
         if done and done["arguments"] == jobs[name] and not args.force:
             print(f"[bench] {name}: done already ({done['seconds']:.0f} s), skipped", flush=True)
             continue
+        if args.force:  # every job writes OUT/<name>.json; resumable jobs would reuse it
+            (out / f"{name}.json").unlink(missing_ok=True)
         seconds = run_job(name, jobs[name], out)
         log["jobs"][name] = {"arguments": jobs[name], "seconds": seconds}
         log_path.write_text(json.dumps(log, indent=1) + "\n")
-    log["total_seconds"] = sum(job["seconds"] for job in log["jobs"].values())
+    log["total_seconds"] = sum(log["jobs"][name]["seconds"] for name in jobs if name in log["jobs"])
     log_path.write_text(json.dumps(log, indent=1) + "\n")
     sys.path.insert(0, str(HERE))
     import render

@@ -24,6 +24,7 @@ from pathlib import Path
 from machine import machine
 
 RESULTS = Path(__file__).parent / "results"
+TIMEOUT = 900  # seconds per point
 LLAMAS = {  # hidden size, layers, heads: tiny to medium random LLaMA configs
     "llama-tiny": (128, 4, 4),
     "llama-small": (256, 8, 8),
@@ -80,14 +81,19 @@ print(json.dumps({"params": params, "seconds": seconds, "peak_extra_mb": (peak -
 
 
 def point(name: str, method: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", POINT, name, method, json.dumps(LLAMAS)],
-        capture_output=True,
-        text=True,
-    )
     row: dict[str, object] = {"model": name, "method": method}
-    if done.returncode != 0:
-        return row | {"error": done.stderr.strip().splitlines()[-1][:300]}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", POINT, name, method, json.dumps(LLAMAS)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return row | {"error": f"over {TIMEOUT} s"}
+    if done.returncode != 0:  # killed (out of memory: no stderr) or an exception
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return row | {"error": last[:300]}
     return row | json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -97,11 +103,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=("core", "sglp"), default=["core", "sglp"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    rows = []
-    for name in args.models:
-        for method in args.methods:
-            rows.append(point(name, method))
-            print(rows[-1], flush=True)
+    rows: list[dict[str, object]] = []
     result = {
         "command": "python benchmarks/scaling.py"
         + (f" --models {' '.join(args.models)}" if args.models != list(MODELS) else "")
@@ -110,7 +112,11 @@ def main() -> None:
         "machine": machine(2),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scaling.json").write_text(json.dumps(result, indent=1) + "\n")
+    for name in args.models:
+        for method in args.methods:
+            rows.append(point(name, method))
+            print(rows[-1], flush=True)
+            (args.out / "scaling.json").write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

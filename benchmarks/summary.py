@@ -11,33 +11,42 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-# result file prefix -> (point keys, prunekit's methods, anchors, accuracy field)
-RULES: dict[str, tuple[tuple[str, ...], set[str], set[str], str]] = {
+# result file prefix -> (point keys, prunekit's methods, anchors, accuracy field); on a tie the
+# method listed first wins
+RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]] = {
     "basis-": (
         ("keep",),
-        {"basis", "double", "channel-taylor", "channel-l2"},
-        {"tp-taylor", "tp-l2"},
+        ("double", "basis", "channel-taylor", "channel-l2"),
+        ("tp-taylor", "tp-l2"),
         "accuracy",
     ),
-    "adaptive-mnist1d": ((), {"adaptive"}, {"tp-taylor", "tp-l2"}, "accuracy"),
-    "adaptive-digits": ((), {"adaptive"}, {"tp-taylor", "tp-l2"}, "accuracy"),
-    "sglp-mnist1d": (("keep",), {"sglp"}, {"block_influence"}, "finetuned"),
-    "sglp-digits": (("keep",), {"sglp"}, {"block_influence"}, "finetuned"),
-    "sfp-": (("rate",), {"crsfp"}, {"sfp"}, "accuracy"),
-    "features": (("task", "keep"), {"prunekit"}, {"selectkbest_mi"}, "accuracy"),
+    "adaptive-mnist1d": ((), ("adaptive",), ("tp-taylor", "tp-l2"), "accuracy"),
+    "adaptive-digits": ((), ("adaptive",), ("tp-taylor", "tp-l2"), "accuracy"),
+    "sglp-mnist1d": (("keep",), ("sglp",), ("block_influence",), "finetuned"),
+    "sglp-digits": (("keep",), ("sglp",), ("block_influence",), "finetuned"),
+    "sfp-": (("rate",), ("crsfp",), ("sfp",), "accuracy"),
+    "features": (("task", "keep"), ("prunekit",), ("selectkbest_mi",), "accuracy"),
 }
 
 
-def _best(rows: list[dict[str, Any]], methods: set[str], field: str) -> tuple[str, float] | None:
+def _best(
+    rows: list[dict[str, Any]], methods: tuple[str, ...], field: str, seeds: set[int]
+) -> tuple[str, float] | None:
+    """The method with the best mean over ``seeds``; a method missing one of them (a run in
+    progress) is left out."""
     means = {}
     for method in methods:
         values = [r[field] for r in rows if r["method"] == method and field in r]
-        if values:
+        if values and len(values) == len(seeds):
             means[method] = 100 * statistics.mean(values)
     if not means:
         return None
-    best = max(means, key=lambda m: means[m])
+    best = max(means, key=lambda m: means[m])  # first listed wins a tie
     return best, means[best]
+
+
+def _seeds(rows: list[dict[str, Any]], methods: tuple[str, ...], field: str) -> set[int]:
+    return {r["seed"] for r in rows if r["method"] in methods and field in r}
 
 
 def rows_for(name: str, data: dict[str, Any]) -> list[str]:
@@ -51,13 +60,14 @@ def rows_for(name: str, data: dict[str, Any]) -> list[str]:
             points.setdefault(tuple(row[k] for k in keys), []).append(row)
     lines = []
     for point, rows in points.items():
-        mine, anchor = _best(rows, ours, field), _best(rows, anchors, field)
+        seeds = _seeds(rows, ours + anchors, field)
+        mine, anchor = _best(rows, ours, field, seeds), _best(rows, anchors, field, seeds)
         if mine is None or anchor is None:
             continue
         where = ", ".join(f"{k} {v}" for k, v in zip(keys, point, strict=True)) or "-"
         lines.append(
-            f"| {name} | {where} | {mine[0]} | {mine[1]:.2f} | {anchor[0]} | {anchor[1]:.2f} "
-            f"| {mine[1] - anchor[1]:+.2f} |"
+            f"| {name} | {where} | {len(seeds)} | {mine[0]} | {mine[1]:.2f} | {anchor[0]} "
+            f"| {anchor[1]:.2f} | {mine[1] - anchor[1]:+.2f} |"
         )
     return lines
 
@@ -65,12 +75,13 @@ def rows_for(name: str, data: dict[str, Any]) -> list[str]:
 def distances(results: Path) -> str:
     lines = [
         "Best prunekit method against the best anchor at each operating point (mean test "
-        "accuracy over the seeds of each result file, after fine-tuning, in %). Anchors: "
+        "accuracy over the seeds of that point, after fine-tuning, in %; a method missing a seed "
+        "is left out). Anchors: "
         "Torch-Pruning's BasePruner (Taylor, L2) for channel pruning, Block Influence for layer "
         "pruning, plain SFP for CR-SFP, SelectKBest (mutual information) for feature selection.",
         "",
-        "| result | point | prunekit | accuracy | anchor | accuracy | distance (points) |",
-        "|---|---|---|---|---|---|---|",
+        "| result | point | seeds | prunekit | accuracy | anchor | accuracy | distance (points) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(results.glob("*.json")):
         lines += rows_for(path.stem, json.loads(path.read_text()))
