@@ -113,13 +113,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         dense = accuracy(model, test)
         print(f"[{args.dataset} seed {seed}] dense {dense:.4f}", flush=True)
         example = next(iter(test))[0][:2]
+        dense_metrics = pk.measure(model, example)
         methods = (sweep if args.sweep else configs)(args, seed)
         if not args.sweep:
             methods |= {"tp-taylor": "taylor", "tp-l2": "l2"}  # Torch-Pruning's anchors
         for name, config in methods.items():
             start = time.perf_counter()
             pruned, details = _pruned(model, name, config, example, data, args, seed)
-            dense_metrics, metrics = pk.measure(model, example), pk.measure(pruned, example)
+            metrics = pk.measure(pruned, example)
             row = {
                 "seed": seed,
                 "method": name,

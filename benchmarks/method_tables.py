@@ -15,7 +15,7 @@ def _ms(values: Iterable[float], scale: float = 100.0) -> str:
     return f"{statistics.mean(v):.2f} ± {std:.2f}"
 
 
-def _groups(rows: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
+def group_rows(rows: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
     out: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         out.setdefault(tuple(row[k] for k in keys), []).append(row)
@@ -38,7 +38,7 @@ def _head(data: dict[str, Any], command: str) -> str:
 
 def sglp_classify(data: dict[str, Any], command: str) -> str:
     rows = data["rows"]
-    dense = _ms(r["dense"] for r in _groups(rows, "seed").values() for r in r[:1])
+    dense = _ms(r["dense"] for r in group_rows(rows, "seed").values() for r in r[:1])
     lines = [
         _head(data, command),
         f"Dense test accuracy: {dense}% (mean ± std over seeds). Accuracy in %, mean ± std.",
@@ -46,7 +46,7 @@ def sglp_classify(data: dict[str, Any], command: str) -> str:
         "| blocks kept | method | no fine-tune | after fine-tune | params kept |",
         "|---|---|---|---|---|",
     ]
-    for (keep, method), group in _groups(rows, "keep", "method").items():
+    for (keep, method), group in group_rows(rows, "keep", "method").items():
         lines.append(
             f"| {keep:.0%} | {method} | {_ms(r['no_finetune'] for r in group)} "
             f"| {_ms(r['finetuned'] for r in group)} "
@@ -78,7 +78,7 @@ def sglp_lm(data: dict[str, Any], command: str) -> str:
         "| layers removed | method | no healing | after healing |",
         "|---|---|---|---|",
     ]
-    for (remove, method), group in _groups(rows, "remove", "method").items():
+    for (remove, method), group in group_rows(rows, "remove", "method").items():
         lines.append(
             f"| {remove} of 8 | {method} | {_ms((r['no_finetune'] for r in group), 1.0)} "
             f"| {_ms((r['finetuned'] for r in group), 1.0)} |"
@@ -125,7 +125,7 @@ def sfp(data: dict[str, Any], command: str) -> str:
         "| prune rate | method | exported accuracy | masked accuracy | MACs kept | R/P gap |",
         "|---|---|---|---|---|---|",
     ]
-    for (rate, method), group in _groups(data["rows"], "rate", "method").items():
+    for (rate, method), group in group_rows(data["rows"], "rate", "method").items():
         gaps = [statistics.mean(h["gap"] for h in r["history"][-5:]) for r in group]
         lines.append(
             f"| {rate} | {method} | {_ms(r['accuracy'] for r in group)} "
@@ -137,7 +137,7 @@ def sfp(data: dict[str, Any], command: str) -> str:
 
 def adaptive(data: dict[str, Any], command: str) -> str:
     rows = data["rows"]
-    dense = _ms(r["dense"] for r in _groups(rows, "seed").values() for r in r[:1])
+    dense = _ms(r["dense"] for r in group_rows(rows, "seed").values() for r in r[:1])
     lines = [
         _head(data, command),
         f"Dense test accuracy: {dense}%. Test accuracy in %, mean ± std over seeds; params and "
@@ -148,7 +148,7 @@ def adaptive(data: dict[str, Any], command: str) -> str:
         "| channels removed | split layers / channels |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for (method,), group in _groups(rows, "method").items():
+    for (method,), group in group_rows(rows, "method").items():
         gap = [r["accuracy"] - r["dense"] for r in group]
         split = "-"
         if group[0]["by_layers"] is not None:
@@ -181,7 +181,7 @@ def basis(data: dict[str, Any], command: str) -> str:
     ]
     by_seed = {r["seed"]: r["accuracy"] for r in dense}
     pruned = [r for r in rows if "keep" in r]
-    for (keep, method), group in _groups(pruned, "keep", "method").items():
+    for (keep, method), group in group_rows(pruned, "keep", "method").items():
         done = [r for r in group if "accuracy" in r]
         if not done:
             lines.append(f"| {keep} | {method} | {len(group)} | unreachable | | | | | |")
@@ -207,7 +207,7 @@ def scaling(data: dict[str, Any], command: str) -> str:
         "| model | params | core: seconds | core: extra MB | SGLP: seconds | SGLP: extra MB |",
         "|---|---|---|---|---|---|",
     ]
-    for (model,), group in _groups(data["rows"], "model").items():
+    for (model,), group in group_rows(data["rows"], "model").items():
         cells = {r["method"]: r for r in group}
         params = next((r["params"] for r in group if "params" in r), 0)
         row = [model, f"{params:,}"]

@@ -20,9 +20,9 @@ def _add(points: Points, method: str, point: Any, size: float, accuracy: float) 
     points.setdefault(method, {}).setdefault(point, []).append((size, 100 * accuracy))
 
 
-def _dense(points: Points, rows: list[dict[str, Any]], field: str = "dense") -> None:
+def _dense(points: Points, rows: list[dict[str, Any]]) -> None:
     """The dense model once per seed."""
-    for accuracy in {r["seed"]: r[field] for r in rows}.values():
+    for accuracy in {r["seed"]: r["dense"] for r in rows}.values():
         _add(points, "dense", "dense", 1.0, accuracy)
 
 

@@ -11,6 +11,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from method_tables import group_rows
+
 # result file prefix -> (point keys, prunekit's methods, anchors, accuracy field); on a tie the
 # method listed first wins
 RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]] = {
@@ -54,10 +56,7 @@ def rows_for(name: str, data: dict[str, Any]) -> list[str]:
     if rule is None:
         return []
     keys, ours, anchors, field = rule
-    points: dict[tuple, list[dict[str, Any]]] = {}
-    for row in data["rows"]:
-        if all(k in row for k in keys):
-            points.setdefault(tuple(row[k] for k in keys), []).append(row)
+    points = group_rows([r for r in data["rows"] if all(k in r for k in keys)], *keys)
     lines = []
     for point, rows in points.items():
         seeds = _seeds(rows, ours + anchors, field)
