@@ -53,3 +53,20 @@ def test_untraceable_model_is_a_clear_error() -> None:
 def test_inputs_that_do_not_fit_are_named() -> None:
     with pytest.raises(pk.InputError, match=r"\(1, 5\) float32"):
         ChannelGraph(nn.Linear(4, 2), torch.randn(1, 5))
+
+
+def test_a_conv_read_by_a_linear_through_flatten_is_a_group() -> None:
+    """LeNet/VGG-style heads: the reverse flatten mapping (Linear inputs back to channels)
+    shrinks the index set and must not trip the bound on runaway mappings (VGG-11's last conv
+    used to be skipped)."""
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(512, 2))
+    graph = ChannelGraph(model, torch.zeros(2, 1, 8, 8))
+    groups = graph.groups()
+    assert graph.skipped == []
+    assert [(m.path, m.dim, len(m.indices)) for m in groups[0].members] == [
+        ("0", "out", 8),
+        ("3", "in", 512),
+    ]
+    vgg = pk.zoo.model("vgg11")
+    graph = ChannelGraph(vgg, torch.zeros(1, 3, 32, 32))
+    assert len(graph.groups()) == 10 and graph.skipped == []

@@ -332,7 +332,10 @@ def _bounded_flatten_mapping(limit: int) -> Iterator[None]:
     original = mapping.__call__
 
     def bounded(self: Any, idxs: Any) -> Any:
-        if len(idxs) * max(1, int(getattr(self, "_stride", 1))) > limit:
+        # Only the forward mapping (channel -> flattened features) grows the index set; the
+        # reverse one (a Linear's inputs back to channels) shrinks it and is never bounded.
+        grow = 1 if getattr(self, "reverse", False) else max(1, int(getattr(self, "_stride", 1)))
+        if len(idxs) * grow > limit:
             raise _MappingTooLargeError(f"index mapping would grow past {limit} entries")
         return original(self, idxs)
 
