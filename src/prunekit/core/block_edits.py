@@ -1,5 +1,5 @@
 """Edits of whole blocks: keep some entries of a layer list (transformer layer removal), and
-replace a module by a sequence of stock layers (basis decomposition)."""
+replace a module by a sequence of stock layers (basis decomposition, input-patch fronts)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ STOCK_LAYERS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
         ("num_features", "eps", "momentum", "affine", "track_running_stats"),
     ),
     "Identity": (nn.Identity, ()),
+    "Flatten": (nn.Flatten, ("start_dim", "end_dim")),
+    "Fold": (nn.Fold, ("output_size", "kernel_size", "dilation", "padding", "stride")),
 }
+_BIASED = {"Conv1d", "Conv2d", "Conv3d", "Linear"}  # layers whose constructor takes bias=
 
 
 @dataclass(frozen=True)
@@ -115,10 +118,9 @@ class ReplaceEdit:
         for kind, args in self.layers:
             cls, _ = STOCK_LAYERS[kind]
             kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in args}
-            if cls is not nn.Identity:
-                kwargs["bias"] = kwargs.pop("bias", True)
-                if cls is nn.BatchNorm2d:
-                    kwargs.pop("bias")
+            bias = kwargs.pop("bias", True)
+            if kind in _BIASED:
+                kwargs["bias"] = bias
             modules.append(cls(**kwargs))
         sequence = nn.Sequential(*modules)
         if parameter is not None:
@@ -177,6 +179,6 @@ def layer_spec(module: nn.Module, where: str) -> tuple[str, tuple[tuple[str, Any
     for name in STOCK_LAYERS[kind][1]:
         value = getattr(module, name)
         args[name] = list(value) if isinstance(value, tuple) else value
-    if kind != "Identity" and kind != "BatchNorm2d":
+    if kind in _BIASED:
         args["bias"] = isinstance(getattr(module, "bias", None), torch.Tensor)
     return kind, tuple(sorted(args.items()))

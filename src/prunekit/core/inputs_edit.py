@@ -13,6 +13,7 @@ from torch import nn
 
 from prunekit.core.edits import ChannelEdit, Keep, PlanError, check_fields
 from prunekit.core.hooks import run_hooked
+from prunekit.core.input_patches import patch_grid, patch_mask, patch_names, to_patches
 from prunekit.core.inputs import ExampleInputs, tensors_of
 from prunekit.core.surgery import dim_size
 from prunekit.errors import InputError, PrunekitError
@@ -58,7 +59,7 @@ def input_feature_edits(
 
 
 SELECTOR_ATTRIBUTE = "_prunekit_inputs"
-AXES = ("flat", "channel")
+AXES = ("flat", "channel", "patch")
 
 
 @dataclass(frozen=True)
@@ -67,20 +68,27 @@ class FeatureSelector:
 
     ``shape`` is one sample's full input shape; ``axis="flat"`` keeps entries of the flattened
     sample (MLP pixels, tabular columns), ``"channel"`` keeps entries of its first dimension
-    (image channels). ``names`` optionally names every full feature along that axis."""
+    (image channels), ``"patch"`` keeps ``patch`` x ``patch`` regions of a (C, H, W) image,
+    numbered row-major over the patch grid, and gives them as (N, C, patch*patch, kept) (see
+    core/input_patches.py). ``names`` optionally names every full feature along that axis."""
 
     shape: tuple[int, ...]
     axis: str
     keep: tuple[int, ...]
     names: tuple[str, ...] | None = None
+    patch: int | None = None
 
     @property
     def size(self) -> int:
+        if self.axis == "patch":
+            return math.prod(patch_grid(self.shape, self.patch or 0))
         return math.prod(self.shape) if self.axis == "flat" else self.shape[0]
 
     @property
     def mask(self) -> torch.Tensor:
         """Boolean, in the shape of one full sample: True where a feature is kept."""
+        if self.axis == "patch":
+            return patch_mask(self.shape, self.patch or 0, self.keep)
         mask = torch.zeros(self.size, dtype=torch.bool)
         mask[list(self.keep)] = True
         if self.axis == "flat":
@@ -89,7 +97,10 @@ class FeatureSelector:
 
     @property
     def kept_names(self) -> list[str]:
-        return [self.names[i] for i in self.keep] if self.names else [str(i) for i in self.keep]
+        names = self.names
+        if names is None and self.axis == "patch":
+            names = patch_names(self.shape, self.patch or 0)
+        return [names[i] for i in self.keep] if names else [str(i) for i in self.keep]
 
     def __call__(self, inputs: Any) -> Any:
         """Reduce a batch (tensor or numpy array, batch first) of full inputs."""
@@ -99,6 +110,8 @@ class FeatureSelector:
                 f"{', '.join(map(str, self.shape))}), got {tuple(inputs.shape)}"
             )
         index = list(self.keep)
+        if self.axis == "patch":
+            return to_patches(inputs, self.patch or 0)[..., index]
         if self.axis == "flat":
             return inputs.reshape(inputs.shape[0], -1)[:, index]
         return inputs[:, index]
@@ -136,17 +149,26 @@ class InputsEdit:
             "axis": s.axis,
             "keep": list(s.keep),
             "names": list(s.names) if s.names else None,
+            "patch": s.patch,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str) -> InputsEdit:
-        check_fields(data, {"op", "shape", "axis", "keep", "names"}, where)
+        check_fields(data, {"op", "shape", "axis", "keep", "names", "patch"}, where)
         shape, axis, names = data.get("shape"), data.get("axis"), data.get("names")
+        patch = data.get("patch")
         if not isinstance(shape, list) or not all(isinstance(i, int) and i > 0 for i in shape):
             raise PlanError(f"{where}: 'shape' must be a list of positive integers")
         if axis not in AXES:
             raise PlanError(f"{where}: 'axis' must be one of {AXES}")
-        size = math.prod(shape) if axis == "flat" else shape[0]
+        if (axis == "patch") != isinstance(patch, int) or (patch is not None and patch < 1):
+            raise PlanError(
+                f"{where}: 'patch' must be a positive integer when axis is patch, else null"
+            )
+        try:
+            size = FeatureSelector(tuple(shape), axis, (), None, patch).size
+        except PrunekitError as exc:
+            raise PlanError(f"{where}: {exc}") from exc
         keep = Keep.from_json({"size": size, "keep": data.get("keep")}, where)
         keep.check(where)
         if names is not None and (
@@ -155,6 +177,5 @@ class InputsEdit:
             or not all(isinstance(n, str) for n in names)
         ):
             raise PlanError(f"{where}: 'names' must be null or {size} strings")
-        return cls(
-            FeatureSelector(tuple(shape), axis, keep.indices, tuple(names) if names else None)
-        )
+        names = tuple(names) if names else None
+        return cls(FeatureSelector(tuple(shape), axis, keep.indices, names, patch))

@@ -26,6 +26,9 @@ class FeatureConfig:
     - ``epochs``, ``lr``, ``weight_decay``: the sparse training (AdamW). Retrain the returned
       model afterwards (``prunekit.train.fit``) with the budget you give the baselines.
     - ``feature_names``: names of the full input features, for the ranked list.
+    - ``patch``: select ``patch`` x ``patch`` regions of an image instead (ConvNets): a trainable
+      input-mask value per region is pruned; the returned model takes only the kept regions,
+      shaped (N, C, patch*patch, kept), through stock layers before its first conv.
     """
 
     target: Target
@@ -36,6 +39,7 @@ class FeatureConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     feature_names: tuple[str, ...] | None = None
+    patch: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -57,6 +61,13 @@ class FeatureConfig:
         if self.epochs < 1 or self.lr <= 0:
             raise ConfigError(
                 f"FeatureConfig(epochs={self.epochs}, lr={self.lr}): need epochs >= 1, lr > 0"
+            )
+        if self.patch is not None and (
+            isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 1
+        ):
+            raise ConfigError(
+                f"FeatureConfig.patch is {self.patch!r}; expected None or a positive integer "
+                "(the side of the square input regions, e.g. 2)"
             )
         if self.feature_names is not None:
             object.__setattr__(self, "feature_names", tuple(self.feature_names))
