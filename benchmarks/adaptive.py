@@ -10,14 +10,16 @@ batch-norm scales only: Network Slimming with cost weights), layer-gates-only, S
 (layer-only), and Torch-Pruning's global channel pruning (Taylor, L2) as anchors. Every method
 gets the same training after the dense model: the gated methods train sparse for --sparse
 epochs and fine-tune for --finetune; SGLP and Torch-Pruning (no sparse phase) fine-tune for
---sparse + --finetune epochs. Test accuracy, the learned layer/channel split, params and MACs
-relative to the dense model go to benchmarks/results/adaptive-DATASET.json.
+--sparse + --finetune epochs. Test accuracy before and after that fine-tune, the learned
+layer/channel split, params and MACs relative to the dense model go to
+benchmarks/results/adaptive-DATASET.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -73,20 +75,25 @@ def sweep(args: argparse.Namespace, seed: int) -> dict[str, Any]:
 
 def _pruned(
     model: torch.nn.Module,
-    name: str,
     config: Any,
     example: torch.Tensor,
     data: Any,
     args: argparse.Namespace,
     seed: int,
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The pruned model and its details; methods without a training phase of their own (SGLP,
-    Torch-Pruning) fine-tune for the sparse + fine-tune epochs the gated methods get."""
+) -> tuple[torch.nn.Module, dict[str, Any], float]:
+    """The pruned model, its details and its test accuracy before fine-tuning. The gated
+    methods' own fine-tune is run here instead of inside pk.prune (same epochs, lr and seed) so
+    the accuracy in between can be measured; methods without a training phase of their own
+    (SGLP, Torch-Pruning) fine-tune for the sparse + fine-tune epochs the gated methods get."""
     train = data.loader("train", batch_size=64)
+    epochs, lr = args.sparse + args.finetune, 1e-3
     if isinstance(config, str):
         pruned = torch_pruning(model, example, train, args.keep, config, "head")
         details: dict[str, Any] = {}
     else:
+        if isinstance(config, pk.AdaptiveConfig):
+            epochs, lr = config.finetune_epochs, config.finetune_lr
+            config = dataclasses.replace(config, finetune_epochs=0)
         result = pk.prune(
             model,
             config,
@@ -94,12 +101,11 @@ def _pruned(
             train_data=train,
             val_data=data.loader("val", batch_size=128),
         )
-        pruned, details = result.model, result.details
-        if name != "sglp":
-            return pruned, details
-        pruned = copy.deepcopy(pruned)
-    fit(pruned, train, epochs=args.sparse + args.finetune, lr=1e-3, seed=seed)
-    return pruned, details
+        pruned, details = copy.deepcopy(result.model), result.details
+    before = accuracy(pruned, data.loader("test", batch_size=256))
+    if epochs:
+        fit(pruned, train, epochs=epochs, lr=lr, seed=seed)
+    return pruned, details, before
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -119,13 +125,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             methods |= {"tp-taylor": "taylor", "tp-l2": "l2"}  # Torch-Pruning's anchors
         for name, config in methods.items():
             start = time.perf_counter()
-            pruned, details = _pruned(model, name, config, example, data, args, seed)
+            pruned, details, before = _pruned(model, config, example, data, args, seed)
             metrics = pk.measure(pruned, example)
             row = {
                 "seed": seed,
                 "method": name,
                 "dense": dense,
                 "accuracy": accuracy(pruned, test),
+                "no_finetune": before,
                 "params_kept": metrics.params / dense_metrics.params,
                 "macs_kept": metrics.macs / dense_metrics.macs,
                 "layers_removed": len(details.get("layers_removed", details.get("removed", []))),
@@ -136,8 +143,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             rows.append(row)
             print(
-                f"  {name:16s} acc {row['accuracy']:.4f} params {row['params_kept']:.3f} "
-                f"layers -{row['layers_removed']} channels -{row['channels_removed']}",
+                f"  {name:16s} acc {before:.4f} -> {row['accuracy']:.4f} "
+                f"params {row['params_kept']:.3f} layers -{row['layers_removed']} "
+                f"channels -{row['channels_removed']}",
                 flush=True,
             )
     setting = {

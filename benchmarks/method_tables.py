@@ -144,9 +144,9 @@ def adaptive(data: dict[str, Any], command: str) -> str:
         "MACs kept relative to the dense model; the split is the share of the dense model's "
         "parameters removed as whole layers / as channels.",
         "",
-        "| method | accuracy | vs dense (points) | params kept | MACs kept | layers removed "
-        "| channels removed | split layers / channels |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | no fine-tune | accuracy | vs dense (points) | params kept | MACs kept "
+        "| layers removed | channels removed | split layers / channels |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for (method,), group in group_rows(rows, "method").items():
         gap = [r["accuracy"] - r["dense"] for r in group]
@@ -155,8 +155,9 @@ def adaptive(data: dict[str, Any], command: str) -> str:
             by_l = statistics.mean(r["by_layers"] for r in group)
             by_c = statistics.mean(r["by_channels"] for r in group)
             split = f"{by_l:.1%} / {by_c:.1%}"
+        before = _ms(r["no_finetune"] for r in group if "no_finetune" in r)
         lines.append(
-            f"| {method} | {_ms(r['accuracy'] for r in group)} | {_ms(gap)} "
+            f"| {method} | {before} | {_ms(r['accuracy'] for r in group)} | {_ms(gap)} "
             f"| {statistics.mean(r['params_kept'] for r in group):.3f} "
             f"| {statistics.mean(r['macs_kept'] for r in group):.3f} "
             f"| {statistics.mean(r['layers_removed'] for r in group):.1f} "
