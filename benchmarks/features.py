@@ -6,6 +6,12 @@ Protocol (the issue's): 80/20 split, standardised inputs, an MLP with hidden lay
 64 units, AdamW lr 2e-3, batch 64, ``--epochs`` epochs for every method. prunekit's method
 spends half of them in sparse training and retrains the reduced model for the other half.
 Baselines train the same MLP on the features they select, for all the epochs.
+
+Input patches of a ConvNet (task ``digits-conv``): a 2-block SmallResNet on digits as 1x8x8
+images keeps 4 of its 16 2x2 patches; prunekit (``FeatureConfig(patch=2)``, half sparse
+training, half retraining) against the same ConvNet trained for all ``--conv-epochs`` on images
+whose other patches are zero: random patches, and the patches whose pixels have the highest
+summed mutual information with the label.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import prunekit as pk
 from machine import machine
+from prunekit.core.input_patches import patch_mask, to_patches
 from prunekit.train import accuracy, fit
 
 RESULTS = Path(__file__).parent / "results"
 TASKS = (("digits", 32), ("digits", 16), ("breast_cancer", 10), ("breast_cancer", 5))
+PATCHES = 4  # digits-conv: keep 4 of the 16 2x2 patches of an 8x8 image (16 pixels)
 
 
 def mlp(inputs: int, classes: int, seed: int) -> nn.Module:
@@ -120,8 +128,80 @@ def weight_only(data: dict[str, Any], params: int, seed: int, epochs: int) -> di
     return {"accuracy": acc, "params": result.after.params, "macs": macs}
 
 
-def run(seeds: int, epochs: int) -> dict[str, Any]:
+def convnet(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return pk.zoo.model("small_resnet", dims=2, blocks=2, width=16)
+
+
+def conv_on_patches(
+    patches: list[int], data: dict[str, Any], seed: int, epochs: int
+) -> dict[str, Any]:
+    """The ConvNet trained on images whose other patches are zero (what a sensor reading only
+    those patches gives it)."""
+    mask = patch_mask((1, 8, 8), 2, patches).numpy()
+    (xt, yt), (xs, ys) = data["train"], data["test"]
+    model = convnet(seed)
+    fit(model, loader(xt * mask, yt, seed), epochs=epochs, lr=2e-3, seed=seed)
+    metrics = pk.measure(model, torch.zeros(1, 1, 8, 8))
+    acc = accuracy(model, loader(xs * mask, ys, seed, shuffle=False))
+    return {"accuracy": acc, "params": metrics.params, "macs": metrics.macs, "kept": patches}
+
+
+def conv_ours(data: dict[str, Any], seed: int, epochs: int) -> dict[str, Any]:
+    (xt, yt), (xs, ys) = data["train"], data["test"]
+    config = pk.FeatureConfig(
+        target=pk.Target(features=PATCHES / 16), patch=2, epochs=epochs // 2, lr=2e-3, seed=seed
+    )
+    result = pk.prune(
+        convnet(seed),
+        config,
+        example_inputs=torch.zeros(2, 1, 8, 8),
+        train_data=loader(xt, yt, seed),
+    )
+    selector = pk.feature_selector(result.model)
+    assert selector is not None
+    train = list(selector.batches(loader(xt, yt, seed)))
+    fit(result.model, train, epochs=epochs - epochs // 2, lr=2e-3, seed=seed)
+    acc = accuracy(result.model, selector.batches(loader(xs, ys, seed, shuffle=False)))
+    reduced = selector(torch.zeros(1, 1, 8, 8))
+    metrics = pk.measure(result.model, reduced)
+    return {
+        "accuracy": acc,
+        "params": metrics.params,
+        "macs": metrics.macs,
+        "kept": list(selector.keep),
+    }
+
+
+def run_patches(seed: int, epochs: int) -> dict[str, dict[str, Any]]:
+    """Input patches of a ConvNet (2-block SmallResNet, width 16) on digits as 1x8x8 images:
+    prunekit's patch selection against random patches and the patches whose pixels have the
+    highest summed mutual information with the label."""
+    from sklearn.feature_selection import mutual_info_classif
+
+    ds = pk.zoo.dataset("digits", val_fraction=0.0, test_fraction=0.2, seed=seed)
+    data = {"train": arrays(ds, "train"), "test": arrays(ds, "test")}
+    xt, yt = data["train"]
+    mi = mutual_info_classif(xt.reshape(len(xt), -1), yt, random_state=seed)
+    per_patch = to_patches(mi.reshape(1, 1, 8, 8), 2).reshape(4, 16).sum(0)
+    shuffled = list(range(16))
+    random.Random(seed).shuffle(shuffled)
+    return {
+        "dense": conv_on_patches(list(range(16)), data, seed, epochs),
+        "random": conv_on_patches(sorted(shuffled[:PATCHES]), data, seed, epochs),
+        "selectkbest_mi": conv_on_patches(
+            sorted(np.argsort(-per_patch, kind="stable")[:PATCHES].tolist()), data, seed, epochs
+        ),
+        "prunekit": conv_ours(data, seed, epochs),
+    }
+
+
+def run(seeds: int, epochs: int, conv_epochs: int) -> dict[str, Any]:
     rows = []
+    for seed in range(seeds if conv_epochs else 0):
+        start = time.perf_counter()
+        found = run_patches(seed, conv_epochs)
+        record(rows, ("digits-conv", PATCHES, 16, seed), found, start)
     for name, k in TASKS:
         for seed in range(seeds):
             ds = (
@@ -154,16 +234,25 @@ def run(seeds: int, epochs: int) -> dict[str, Any]:
             found["weight_only"] = weight_only(
                 data, found["prunekit_hidden"]["params"], seed, epochs
             )
-            for method, row in found.items():
-                rows.append(
-                    {"task": name, "keep": k, "width": width, "seed": seed, "method": method, **row}
-                )
-            summary = ", ".join(f"{m} {r['accuracy']:.4f}" for m, r in found.items())
-            print(
-                f"[{name} keep {k} seed {seed}] {summary} ({time.perf_counter() - start:.0f} s)",
-                flush=True,
-            )
+            record(rows, (name, k, width, seed), found, start)
     return {"rows": rows, "table": table(rows)}
+
+
+def record(
+    rows: list[dict[str, Any]],
+    where: tuple[str, int, int, int],
+    found: dict[str, dict[str, Any]],
+    start: float,
+) -> None:
+    """One row per method of one (task, features kept, input width, seed), and a log line."""
+    task, keep, width, seed = where
+    for method, row in found.items():
+        rows.append(
+            {"task": task, "keep": keep, "width": width, "seed": seed, "method": method, **row}
+        )
+    summary = ", ".join(f"{m} {r['accuracy']:.4f}" for m, r in found.items())
+    elapsed = time.perf_counter() - start
+    print(f"[{task} keep {keep} seed {seed}] {summary} ({elapsed:.0f} s)", flush=True)
 
 
 def table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -191,11 +280,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument(
+        "--conv-epochs", type=int, default=40, help="epochs of the ConvNet patch task (0: skip)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    result = run(args.seeds, args.epochs)
-    result["command"] = f"python benchmarks/features.py --seeds {args.seeds} --epochs {args.epochs}"
+    result = run(args.seeds, args.epochs, args.conv_epochs)
+    result["command"] = (
+        f"python benchmarks/features.py --seeds {args.seeds} --epochs {args.epochs} "
+        f"--conv-epochs {args.conv_epochs}"
+    )
     result["machine"] = machine(1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "features.json").write_text(json.dumps(result, indent=1) + "\n")

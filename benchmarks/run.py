@@ -47,7 +47,7 @@ PROFILES: dict[str, dict[str, str]] = {
         "adaptive-digits": "adaptive.py --dataset digits --seeds 1 --epochs 6",
         "sglp-digits": "sglp.py classify --dataset digits --seeds 1 --epochs 8",
         "sfp-mnist1d": "sfp.py --dataset mnist1d --seeds 1 --epochs 10",
-        "features": "features.py --seeds 1 --epochs 60",
+        "features": "features.py --seeds 1 --epochs 60 --conv-epochs 20",
     },
     "tiny": {
         "basis-lite0": "basis.py --model lite0 --seeds 1 --size 16 --epochs 1 --basis-epochs 1 "
@@ -56,7 +56,7 @@ PROFILES: dict[str, dict[str, str]] = {
         "--finetune 1",
         "sglp-digits": "sglp.py classify --dataset digits --seeds 1 --epochs 1 --finetune 1",
         "sfp-mnist1d": "sfp.py --dataset mnist1d --seeds 1 --epochs 1 --rates 0.5",
-        "features": "features.py --seeds 1 --epochs 2",
+        "features": "features.py --seeds 1 --epochs 2 --conv-epochs 1",
     },
 }
 DEFAULTS = {  # profile -> (results directory, doc)
