@@ -72,34 +72,41 @@ def patch_names(shape: Sequence[int], patch: int) -> tuple[str, ...]:
 class PatchGate(nn.Module):
     """The input-mask layer of training: one trainable value per patch, shared by the channels,
     multiplied into the image before the first conv (installed as a forward pre-hook). It also
-    keeps the mean |input| of every patch over the training batches it sees, so a patch that is
-    always blank (digit corners) does not look important just because its gate never moved."""
+    keeps every pixel's mean and variance over the training samples it sees: a patch's
+    magnitude score is |gate| times its pixels' standard deviation (what its gate would be on
+    standardised inputs), so a patch that is always blank (digit corners) or always inked
+    carries no weight just because its gate never moved."""
 
     def __init__(self, shape: Sequence[int], patch: int) -> None:
         super().__init__()
         rows, cols = patch_grid(shape, patch)
         self.patch = patch
         self.gate = nn.Parameter(torch.ones(rows, cols))
-        self.register_buffer("input_sum", torch.zeros(rows * cols, dtype=torch.float64))
-        self.batches = 0
+        self.register_buffer("pixel_sum", torch.zeros(tuple(shape), dtype=torch.float64))
+        self.register_buffer("pixel_squares", torch.zeros(tuple(shape), dtype=torch.float64))
+        self.samples = 0
 
     def full(self) -> torch.Tensor:
         return self.gate.repeat_interleave(self.patch, 0).repeat_interleave(self.patch, 1)
 
-    def input_magnitude(self) -> torch.Tensor:
-        """Mean |input| per patch over the training batches seen (ones before any)."""
-        if not self.batches:
-            return torch.ones_like(self.input_sum, dtype=torch.float32)
-        return (self.input_sum / self.batches).float()
+    def input_spread(self) -> torch.Tensor:
+        """Per patch, the mean standard deviation of its pixels over the training samples seen
+        (ones before any)."""
+        if not self.samples:
+            return torch.ones(self.gate.numel())
+        mean = self.pixel_sum / self.samples
+        std = (self.pixel_squares / self.samples - mean**2).clamp_min(0).sqrt()
+        return to_patches(std.float().unsqueeze(0), self.patch).mean(dim=(0, 1, 2))
 
     def attach(self, module: nn.Module) -> Any:
         def hook(m: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
             x = args[0]
             if m.training:
                 with torch.no_grad():
-                    per = to_patches(x.detach().abs(), self.patch).mean(dim=(0, 1, 2))
-                    self.input_sum += per.to(self.input_sum.device, torch.float64)
-                    self.batches += 1
+                    seen = x.detach().to(self.pixel_sum.device, torch.float64)
+                    self.pixel_sum += seen.sum(0)
+                    self.pixel_squares += (seen**2).sum(0)
+                    self.samples += x.shape[0]
             return (x * self.full().to(x.dtype), *args[1:])
 
         return module.register_forward_pre_hook(hook)

@@ -109,14 +109,14 @@ class Patches:
         return [self.gate.gate]
 
     def scores(self, criterion: str) -> torch.Tensor:
-        """Taylor: |g * dL/dg| of the current batch; magnitude: |g| times the patch's mean
-        |input|, the size of what the conv reads from it."""
+        """Taylor: |g * dL/dg| of the current batch; magnitude: |g| times the standard deviation
+        of the patch's pixels over the training samples (the gate on standardised inputs)."""
         g = self.gate.gate
         if criterion == "taylor":
             grad = g.grad if g.grad is not None else torch.zeros_like(g)
             return (g * grad).detach().abs().reshape(-1)
-        magnitude = self.gate.input_magnitude().to(g.device)
-        return g.detach().abs().reshape(-1) * magnitude
+        spread = self.gate.input_spread().to(g.device)
+        return g.detach().abs().reshape(-1) * spread
 
     @torch.no_grad()
     def zero(self, masked: torch.Tensor) -> None:
