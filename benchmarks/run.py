@@ -38,6 +38,7 @@ PROFILES: dict[str, dict[str, str]] = {
         "sfp-mnist1d": "sfp.py --dataset mnist1d",
         "sfp-digits": "sfp.py --dataset digits",
         "features": "features.py",
+        "patch-scores": "patch_scores.py",
         "sglp-cka-cost": "cka_cost.py",
         "scaling": "scaling.py",
     },
