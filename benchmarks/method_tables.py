@@ -103,7 +103,8 @@ def sglp_cost(data: dict[str, Any], command: str) -> str:
 def features(data: dict[str, Any], command: str) -> str:
     lines = [
         _head(data, command),
-        "Test accuracy in %, mean ± std over seeds; params and MACs of the final MLP.",
+        "Test accuracy in %, mean ± std over seeds; params and MACs of the final model (the "
+        "MLP; for digits-conv the ConvNet, features kept = 2x2 patches of 16).",
         "",
         "| task | features kept | method | accuracy | params | MACs |",
         "|---|---|---|---|---|---|",
