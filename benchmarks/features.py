@@ -285,6 +285,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.epochs < 2 or args.conv_epochs == 1 or args.conv_epochs < 0:
+        parser.error("--epochs must be >= 2, --conv-epochs 0 or >= 2 (half sparse, half retrain)")
     torch.set_num_threads(1)
     result = run(args.seeds, args.epochs, args.conv_epochs)
     result["command"] = (

@@ -57,7 +57,7 @@ PROFILES: dict[str, dict[str, str]] = {
         "--finetune 1",
         "sglp-digits": "sglp.py classify --dataset digits --seeds 1 --epochs 1 --finetune 1",
         "sfp-mnist1d": "sfp.py --dataset mnist1d --seeds 1 --epochs 1 --rates 0.5",
-        "features": "features.py --seeds 1 --epochs 2 --conv-epochs 1",
+        "features": "features.py --seeds 1 --epochs 2 --conv-epochs 2",
     },
 }
 DEFAULTS = {  # profile -> (results directory, doc)
