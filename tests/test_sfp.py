@@ -118,3 +118,21 @@ def test_distributed_training_on_two_cpu_processes(tmp_path: Path) -> None:
     ranks = [load_file(f"{tmp_path / 'ddp'}.{r}") for r in (0, 1)]
     for key, value in ranks[0].items():
         assert torch.equal(value, ranks[1][key]), key
+
+
+def test_the_r_nn_is_evaluated_with_its_own_batch_norm_statistics() -> None:
+    """CR-SFP's training passes (masked and unmasked) leave mixed running statistics; the R-NN
+    is evaluated on a copy whose statistics were recomputed with every channel live."""
+    from prunekit.methods.sfp.recalibrate import recalibrated
+
+    torch.manual_seed(0)
+    x = 3.0 + 2.0 * torch.randn(256, 4, 6)
+    model = nn.Sequential(nn.Conv1d(4, 4, 1, bias=False), nn.BatchNorm1d(4))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(4).unsqueeze(-1))
+    model[1].running_mean.fill_(-5.0)  # what mixed masked/unmasked passes might leave
+    data = DataLoader(TensorDataset(x, torch.zeros(256)), batch_size=32)
+    fresh = recalibrated(model, None, data)
+    assert torch.allclose(fresh[1].running_mean, x.mean((0, 2)), atol=1e-4)
+    assert torch.allclose(fresh[1].running_var, x.var((0, 2)), rtol=0.05)
+    assert torch.equal(model[1].running_mean, torch.full((4,), -5.0))  # the original untouched

@@ -21,6 +21,13 @@ class TwoHeads(nn.Module):
         self.r_head = copy.deepcopy(get_module(model, head_path)) if head_path else None
         self._masks = masks
 
+    def with_model(self, model: nn.Module) -> TwoHeads:
+        """The same R head and masks on another copy of the model (one whose batch norms were
+        recalibrated, say)."""
+        twin = TwoHeads(model, self.head_path, self._masks)
+        twin.r_head = self.r_head
+        return twin
+
     def pruned(self, x: torch.Tensor) -> torch.Tensor:
         """P-NN: masked channels, the model's own head."""
         with self._masks.applied(self.model):

@@ -121,7 +121,8 @@ def train(
             running += float(loss.detach())
         heads.eval()
         eval_data = val_data if val_data is not None else train_data
-        r_acc = _accuracy(heads.reconstructed, eval_data, device)
+        r_net = heads.with_model(recalibrated(heads.model, None, train_data))
+        r_acc = _accuracy(r_net.reconstructed, eval_data, device)
         masks.update(heads.model, config.criterion)
         masks.zero_weights(heads.model)
         pruned = recalibrated(heads.model, masks, train_data)

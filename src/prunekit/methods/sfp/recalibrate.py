@@ -1,10 +1,13 @@
-"""Batch-norm statistics of the pruned network (P-NN): recomputed on training batches with the
-masks applied, so that its evaluation and export do not use the full network's statistics."""
+"""Batch-norm statistics recomputed on training batches: for the pruned network (P-NN) with the
+masks applied, so that its evaluation and export do not use the full network's statistics; for
+the reconstructed network (R-NN) without masks, so that its evaluation does not use the running
+statistics of training, which CR-SFP accumulates from masked and unmasked passes alike."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -18,15 +21,16 @@ _BN = nn.modules.batchnorm._BatchNorm
 
 
 def recalibrated(
-    model: nn.Module, masks: GroupMasks, data: Iterable[Any], batches: int = 20
+    model: nn.Module, masks: GroupMasks | None, data: Iterable[Any], batches: int = 20
 ) -> nn.Module:
-    """A copy of ``model`` with the masked network's batch-norm statistics."""
+    """A copy of ``model`` with the batch-norm statistics of the network masked by ``masks``
+    (None: every channel live)."""
     return recalibrate(copy.deepcopy(model), masks, data, batches)
 
 
 @torch.no_grad()
 def recalibrate(
-    copy_: nn.Module, masks: GroupMasks, data: Iterable[Any], batches: int = 20
+    copy_: nn.Module, masks: GroupMasks | None, data: Iterable[Any], batches: int = 20
 ) -> nn.Module:
     """Recompute, in place, the batch norms' running statistics of the masked network
     (cumulative average over ``batches`` batches)."""
@@ -39,7 +43,7 @@ def recalibrate(
         m.momentum = None  # cumulative moving average
     copy_.train()
     device = model_device(copy_)
-    with masks.applied(copy_):
+    with masks.applied(copy_) if masks is not None else nullcontext():
         for i, batch in enumerate(data):
             if i >= batches:
                 break
