@@ -135,12 +135,9 @@ class Patches:
         self.handle.remove()
         conv = model.get_submodule(self.path)
         front = patch_front(self.shape, self.patch, kept, self.gate.gate.detach())
-        edit = ReplaceEdit.of(self.path, [*front, conv])
-        new = edit.build(conv)
-        for built, source in zip(new, [*front, conv], strict=True):
-            built.load_state_dict(source.state_dict())
-        set_module(model, self.path, new)
-        return [edit]
+        layers = [*(m.to(conv.weight.device) for m in front), conv]
+        set_module(model, self.path, nn.Sequential(*layers))
+        return [ReplaceEdit.of(self.path, layers)]
 
     def close(self) -> None:
         self.handle.remove()

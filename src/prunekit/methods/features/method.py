@@ -74,10 +74,10 @@ def prune_features(
         features.close()
         raise
     model.eval()
-    masked = _lowest(features.scores("magnitude"), size - keep)
+    scores = features.scores("magnitude")
+    masked = _lowest(scores, size - keep)
     removed = _hidden_masks(model, groups, config.hidden)
     kept = sorted(set(range(size)) - set(masked.tolist()))
-    scores = features.scores("magnitude")
     selector = features.selector(shape, kept, config.feature_names)
     plan = Plan([InputsEdit(selector), *features.edits_before(model, kept)])
     plan.extend(group_edits(model, groups, removed))
