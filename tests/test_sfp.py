@@ -16,6 +16,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import prunekit as pk
+from prunekit.core.graph import ChannelGraph
+from prunekit.core.surgery import get_module
 from prunekit.methods.sfp.masks import _MaskOutput
 from prunekit.train import accuracy
 
@@ -136,3 +138,39 @@ def test_the_r_nn_is_evaluated_with_its_own_batch_norm_statistics() -> None:
     assert torch.allclose(fresh[1].running_mean, x.mean((0, 2)), atol=1e-4)
     assert torch.allclose(fresh[1].running_var, x.var((0, 2)), rtol=0.05)
     assert torch.equal(model[1].running_mean, torch.full((4,), -5.0))  # the original untouched
+
+
+def test_filters_behind_a_batch_norm_are_scored_with_the_norm_folded_in() -> None:
+    """Behind a batch norm a filter's scale is arbitrary (a regrown filter can reach many times
+    its peers' norm): the folded score is the same for any scale, the raw one is not."""
+    from prunekit.methods.sfp.masks import scores
+    from prunekit.methods.sfp.norms import folded_scale, following_norms
+
+    torch.manual_seed(0)
+    model = pk.zoo.model("small_resnet", dims=1, blocks=1, width=8).eval()
+    example = torch.randn(2, 1, 24)
+    norms = following_norms(model, example)
+    assert norms == {
+        "stem.0": "stem.1",
+        "blocks.0.conv1": "blocks.0.bn1",
+        "blocks.0.conv2": "blocks.0.bn2",
+    }
+    group = next(
+        g
+        for g in ChannelGraph(model, example).groups()
+        if {m.path for m in g.members} >= {"blocks.0.conv1", "blocks.0.bn1"}
+    )
+    bn = model.blocks[0].bn1
+    bn.running_var.uniform_(0.5, 2.0)
+
+    def both(m: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        folds = {p: folded_scale(get_module(m, n)) for p, n in norms.items()}
+        return scores(m, group, "l2"), scores(m, group, "l2", folds)
+
+    raw, folded = both(model)
+    with torch.no_grad():  # channel 0 x 100 in the conv, x 100^2 in the variance: same function
+        model.blocks[0].conv1.weight[0] *= 100
+        bn.running_var[0] *= 100**2
+    raw_scaled, folded_scaled = both(model)
+    assert raw_scaled[0] > 50 * raw[0]
+    assert torch.allclose(folded_scaled, folded, rtol=1e-4)

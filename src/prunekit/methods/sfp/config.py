@@ -21,6 +21,12 @@ class SFPConfig:
     - ``epochs``, ``lr``, ``momentum``, ``weight_decay``, ``nesterov``: SGD with a cosine
       schedule; masks are computed before training and after every epoch, the masked filters
       zeroed and free to regrow.
+    - ``fold_norms``: score a filter followed by a batch norm with that norm's scale
+      |gamma| / sqrt(var + eps) folded in (the filter the deployed network uses). The raw norm
+      is arbitrary behind a batch norm, and a zeroed filter regrows to many times its peers'
+      norm within steps (its channel's variance is 0, so the norm divides its gradient by
+      sqrt(eps)), which makes raw L2 keep the regrown filters and zero the trained ones.
+      ``False``: the raw filters, as in the papers' code.
     - ``checkpoint_dir``: a checkpoint after every epoch; a run with the same directory resumes.
     - ``amp``: mixed precision on CUDA (ignored on CPU). ``progress``: a progress bar.
     """
@@ -32,6 +38,7 @@ class SFPConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     nesterov: bool = True
+    fold_norms: bool = True
     checkpoint_dir: str | None = None
     amp: bool = True
     progress: bool = False

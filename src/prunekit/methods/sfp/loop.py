@@ -123,7 +123,7 @@ def train(
         eval_data = val_data if val_data is not None else train_data
         r_net = heads.with_model(recalibrated(heads.model, None, train_data))
         r_acc = _accuracy(r_net.reconstructed, eval_data, device)
-        masks.update(heads.model, config.criterion)
+        masks.update(heads.model, config.criterion, stats=r_net.model)
         masks.zero_weights(heads.model)
         pruned = recalibrated(heads.model, masks, train_data)
         with masks.applied(pruned):

@@ -14,8 +14,8 @@ from torch import nn
 from prunekit.core.graph import ChannelGroup
 from prunekit.core.selection import lowest, removal_count
 from prunekit.core.surgery import get_module
+from prunekit.methods.sfp.norms import PRODUCERS, folded_scale
 
-_PRODUCERS = (nn.modules.conv._ConvNd, nn.Linear)
 _MASKABLE = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._BatchNorm)
 
 
@@ -27,7 +27,7 @@ def maskable(model: nn.Module, group: ChannelGroup) -> bool:
         and all(
             not m.is_parameter and isinstance(get_module(model, m.path), _MASKABLE) for m in outs
         )
-        and any(isinstance(get_module(model, m.path), _PRODUCERS) for m in outs)
+        and any(isinstance(get_module(model, m.path), PRODUCERS) for m in outs)
     )
 
 
@@ -45,30 +45,41 @@ class _MaskOutput(torch.autograd.Function):
         return grad * mask, None
 
 
-def _rows(model: nn.Module, group: ChannelGroup, grads: bool) -> torch.Tensor:
-    """One row per root channel: the producing filters' weights (or w * grad), concatenated."""
+def _rows(
+    model: nn.Module, group: ChannelGroup, grads: bool, folds: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """One row per root channel: the producing filters' weights (or w * grad), concatenated;
+    a producer in ``folds`` has its rows scaled by that per-channel factor."""
     parts = []
     for member, roots in zip(group.members, group._root_of, strict=True):
         module = get_module(model, member.path) if not member.is_parameter else None
-        if member.dim != "out" or not isinstance(module, _PRODUCERS):
+        if member.dim != "out" or not isinstance(module, PRODUCERS):
             continue
         weight = module.weight.detach()
         if grads:
             grad = module.weight.grad
             weight = (weight * grad).abs() if grad is not None else torch.zeros_like(weight)
         rows = weight.flatten(1)[list(member.indices)].double()
+        if member.path in folds:
+            rows = rows * folds[member.path][list(member.indices)].unsqueeze(1)
         block = torch.zeros(group.size, rows.shape[1], dtype=torch.float64)
         block.index_add_(0, torch.as_tensor(roots), rows)
         parts.append(block)
     return torch.cat(parts, 1)
 
 
-def scores(model: nn.Module, group: ChannelGroup, criterion: str) -> torch.Tensor:
+def scores(
+    model: nn.Module,
+    group: ChannelGroup,
+    criterion: str,
+    folds: dict[str, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """l2: the norm of each root's producing filters; taylor: sum |w * dL/dw| over them; fpgm:
-    the summed distance to every other root's filters (near the geometric median = lowest)."""
+    the summed distance to every other root's filters (near the geometric median = lowest).
+    ``folds``: per-channel factors folded into a producer's filters first (l2 and fpgm)."""
     if criterion == "taylor":
-        return _rows(model, group, grads=True).sum(1)
-    rows = _rows(model, group, grads=False)
+        return _rows(model, group, grads=True, folds={}).sum(1)
+    rows = _rows(model, group, grads=False, folds=folds or {})
     if criterion == "fpgm":
         return torch.cdist(rows, rows).sum(1)
     return rows.norm(dim=1)
@@ -77,15 +88,23 @@ def scores(model: nn.Module, group: ChannelGroup, criterion: str) -> torch.Tenso
 class GroupMasks:
     """One 0/1 mask per group over its root channels."""
 
-    def __init__(self, groups: list[ChannelGroup], rate: float) -> None:
-        self.groups, self.rate = groups, rate
+    def __init__(
+        self, groups: list[ChannelGroup], rate: float, norms: dict[str, str] | None = None
+    ) -> None:
+        """``norms``: {producer path: batch norm path} whose scale is folded into the producer's
+        filters before scoring (see ``norms.following_norms``); empty: raw filters."""
+        self.groups, self.rate, self.norms = groups, rate, norms or {}
         self.masks = [torch.ones(g.size) for g in groups]
 
-    def update(self, model: nn.Module, criterion: str) -> None:
+    def update(self, model: nn.Module, criterion: str, stats: nn.Module | None = None) -> None:
+        """Masks from ``model``'s filters; the folded batch norms' statistics are read from
+        ``stats`` (a copy with recomputed statistics, say), by default ``model``."""
+        source = stats if stats is not None else model
+        folds = {p: folded_scale(get_module(source, n)) for p, n in self.norms.items()}
         for i, group in enumerate(self.groups):
             count = removal_count(group, self.rate)
             mask = torch.ones(group.size)
-            mask[lowest(group, scores(model, group, criterion), count)] = 0
+            mask[lowest(group, scores(model, group, criterion, folds), count)] = 0
             self.masks[i] = mask
 
     def removed(self) -> dict[int, list[int]]:
@@ -104,7 +123,7 @@ class GroupMasks:
                 if member.dim != "out" or member.is_parameter:
                     continue
                 module = get_module(model, member.path)
-                if isinstance(module, _PRODUCERS):
+                if isinstance(module, PRODUCERS):
                     module.weight[local] = 0
                     if module.bias is not None:
                         module.bias[local] = 0

@@ -18,6 +18,7 @@ from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
 from prunekit.methods.sfp.heads import TwoHeads
 from prunekit.methods.sfp.loop import train
 from prunekit.methods.sfp.masks import GroupMasks, maskable
+from prunekit.methods.sfp.norms import following_norms
 from prunekit.methods.sfp.recalibrate import recalibrate
 from prunekit.train.loop import accuracy
 
@@ -50,7 +51,8 @@ def prune_sfp(
     if not groups:
         raise ConfigError(f"{type(model).__name__} has no prunable conv or linear channel group")
     head = _head_path(graph, model) if isinstance(config, CRSFPConfig) else None
-    masks = GroupMasks(groups, config.rate)
+    norms = following_norms(model, example_inputs) if config.fold_norms else {}
+    masks = GroupMasks(groups, config.rate, norms)
     heads = TwoHeads(model, head, masks)
     history = train(heads, masks, config, train_data, val_data)
     recalibrate(model, masks, train_data)  # the P-NN's own batch-norm statistics

@@ -16,8 +16,7 @@ from torch import nn
 from prunekit.core.batches import to_device
 from prunekit.core.inputs import model_device
 from prunekit.methods.sfp.masks import GroupMasks
-
-_BN = nn.modules.batchnorm._BatchNorm
+from prunekit.methods.sfp.norms import BATCH_NORM
 
 
 def recalibrated(
@@ -34,7 +33,7 @@ def recalibrate(
 ) -> nn.Module:
     """Recompute, in place, the batch norms' running statistics of the masked network
     (cumulative average over ``batches`` batches)."""
-    norms = [m for m in copy_.modules() if isinstance(m, _BN) and m.track_running_stats]
+    norms = [m for m in copy_.modules() if isinstance(m, BATCH_NORM) and m.track_running_stats]
     if not norms:
         return copy_
     saved = {m: m.momentum for m in norms}
