@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/adaptive.py --dataset mnist1d [--seeds 3]
     .venv/bin/python benchmarks/adaptive.py --dataset digits
+    .venv/bin/python benchmarks/adaptive.py --dataset mnist1d --hard --keep 0.25
     .venv/bin/python benchmarks/adaptive.py --dataset mnist1d --seeds 1 --sweep
 
 Per seed a 16-block SmallResNet is trained dense, then each method keeps at most 50% of its
@@ -12,7 +13,9 @@ gets the same training after the dense model: the gated methods train sparse for
 epochs and fine-tune for --finetune; SGLP and Torch-Pruning (no sparse phase) fine-tune for
 --sparse + --finetune epochs. Test accuracy before and after that fine-tune, the learned
 layer/channel split, params and MACs relative to the dense model go to
-benchmarks/results/adaptive-DATASET.json.
+benchmarks/results/adaptive-DATASET.json. --hard: the harder variant of the task (fewer
+samples and more generator noise for mnist1d, fewer training images for digits; stated in the
+JSON), written to adaptive-DATASET-hard.json.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import prunekit as pk
 from anchors import torch_pruning
 from machine import machine
 from prunekit.train import accuracy, fit
-from tasks import fresh_resnet
+from tasks import fresh_resnet, options
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -111,7 +114,7 @@ def _pruned(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for seed in range(args.seeds):
-        data = pk.zoo.dataset(args.dataset, seed=seed)
+        data = pk.zoo.dataset(args.dataset, seed=seed, **options(args.dataset, args.hard))
         model = fresh_resnet(args.dataset, seed)
         train = data.loader("train", batch_size=64)
         test = data.loader("test", batch_size=256)
@@ -150,6 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
     setting = {
         "dataset": args.dataset,
+        "hard": options(args.dataset, args.hard) or None,
         "keep_params": args.keep,
         "dense_epochs": args.epochs,
         "sparse_epochs": args.sparse,
@@ -170,6 +174,7 @@ def main() -> None:
     parser.add_argument("--finetune", type=int, default=2)
     parser.add_argument("--penalty", type=float, default=pk.AdaptiveConfig.penalty)
     parser.add_argument("--keep", type=float, default=0.5)
+    parser.add_argument("--hard", action="store_true", help="the harder variant of the task")
     parser.add_argument("--sweep", action="store_true", help="the design-choice sweep")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -179,10 +184,12 @@ def main() -> None:
         f"python benchmarks/adaptive.py --dataset {args.dataset} --seeds {args.seeds} "
         f"--epochs {args.epochs} --sparse {args.sparse} --finetune {args.finetune} "
         f"--penalty {args.penalty} --keep {args.keep}{' --sweep' if args.sweep else ''}"
+        f"{' --hard' if args.hard else ''}"
     )
     result["machine"] = machine(2)
     args.out.mkdir(parents=True, exist_ok=True)
-    name = f"adaptive-{'sweep-' if args.sweep else ''}{args.dataset}.json"
+    sweep, hard = "sweep-" if args.sweep else "", "-hard" if args.hard else ""
+    name = f"adaptive-{sweep}{args.dataset}{hard}.json"
     (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
 
 

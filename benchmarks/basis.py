@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/basis.py --model lite0 [--seeds 3]
     .venv/bin/python benchmarks/basis.py --model resnet18 --size 32
+    .venv/bin/python benchmarks/basis.py --model resnet18 --size 32 --hard --points 0.1 0.05 0.025
 
 Per seed a dense model is trained on digits (Lite0: the ImageNet-pretrained EfficientNet-Lite0
 transferred, 3 channels at --size px; ResNet-18: torchvision's, from scratch), then every
@@ -13,7 +14,8 @@ channel-only pruning through the core (Taylor and L2, global) and Torch-Pruning'
 model: the basis methods train their scaling factors for --basis-epochs and fine-tune for
 --finetune; the channel methods fine-tune for --basis-epochs + --finetune. Test accuracy
 before and after fine-tuning, params and MACs relative to the dense model and CPU latency
-(batch 1, 1 thread) go to benchmarks/results/basis-MODEL.json, row by row: running the same
+(batch 1, 1 thread) go to benchmarks/results/basis-MODEL.json (basis-MODEL-hard.json with
+--hard: 30% of the images for training, 60% for test), row by row: running the same
 command again resumes where it stopped (--fresh starts over). Dense models are cached in
 OUT/cache. A resumed run's rows can differ from an uninterrupted run's within noise: each seed
 has one training loader, whose shuffle order depends on the epochs run before.
@@ -37,6 +39,7 @@ import prunekit as pk
 from anchors import torch_pruning
 from machine import machine
 from prunekit.train import accuracy, fit
+from tasks import options
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("basis", "double", "channel-taylor", "channel-l2", "tp-taylor", "tp-l2")
@@ -74,7 +77,8 @@ def pruner(name: str, keep: float, args: argparse.Namespace, seed: int) -> Prune
 def dense_model(args: argparse.Namespace, seed: int, train: Any) -> nn.Module:
     zoo_name, options, _, _ = MODELS[args.model]
     model = pk.zoo.model(zoo_name, **options)
-    name = f"basis-{args.model}-{args.size}px-{args.epochs}ep-lr{args.lr}-seed{seed}"
+    hard = "-hard" if args.hard else ""
+    name = f"basis-{args.model}{hard}-{args.size}px-{args.epochs}ep-lr{args.lr}-seed{seed}"
     cache = args.out / "cache" / f"{name}.safetensors"
     if cache.exists() and not args.fresh:
         load_model(model, str(cache))
@@ -97,7 +101,12 @@ def _row(model: nn.Module, dense: pk.Metrics, example: torch.Tensor) -> dict[str
 
 def run_seed(args: argparse.Namespace, seed: int, rows: list[dict[str, Any]], save: Any) -> None:
     data = pk.zoo.dataset(
-        "digits", size=args.size, channels=3, normalize=MODELS[args.model][2], seed=seed
+        "digits",
+        size=args.size,
+        channels=3,
+        normalize=MODELS[args.model][2],
+        seed=seed,
+        **options("digits", args.hard),
     )
     train = data.loader("train", batch_size=64)
     test = data.loader("test", batch_size=256)
@@ -146,6 +155,7 @@ def command(args: argparse.Namespace) -> str:
         f"--finetune {args.finetune} --finetune-lr {args.finetune_lr} "
         f"--double-channel {args.double_channel} "
         f"--points {' '.join(map(str, args.points))} --methods {' '.join(args.methods)}"
+        f"{' --hard' if args.hard else ''}"
     )
 
 
@@ -162,12 +172,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--double-channel", type=float, default=2.0)
     parser.add_argument("--points", type=float, nargs="+", default=[0.2, 0.1, 0.05, 0.035, 0.025])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--hard", action="store_true", help="fewer training images")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--fresh", action="store_true", help="ignore rows and models done before")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-    path = args.out / f"basis-{args.model}.json"
+    path = args.out / f"basis-{args.model}{'-hard' if args.hard else ''}.json"
     result = {"command": command(args), "machine": machine(2), "rows": []}
     if path.exists() and not args.fresh:
         previous = json.loads(path.read_text())

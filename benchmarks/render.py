@@ -91,17 +91,29 @@ SECTIONS |= {
     "sfp-digits": ("sfp-digits.json", tables.sfp, ""),
     "adaptive-mnist1d": ("adaptive-mnist1d.json", tables.adaptive, ""),
     "adaptive-digits": ("adaptive-digits.json", tables.adaptive, ""),
+    "adaptive-mnist1d-hard": ("adaptive-mnist1d-hard.json", tables.adaptive, ""),
     "adaptive-sweep-mnist1d": ("adaptive-sweep-mnist1d.json", tables.adaptive, ""),
     "basis-lite0": ("basis-lite0.json", tables.basis, ""),
     "basis-resnet18": ("basis-resnet18.json", tables.basis, ""),
+    "basis-resnet18-hard": ("basis-resnet18-hard.json", tables.basis, ""),
     "scaling": ("scaling.json", tables.scaling, ""),
 }
 # plot name -> (result file, extractor in plots.EXTRACT, title)
 PLOTS = {
     "basis-lite0": ("basis-lite0.json", "basis", "EfficientNet-Lite0 -> digits"),
     "basis-resnet18": ("basis-resnet18.json", "basis", "ResNet-18 on digits"),
+    "basis-resnet18-hard": (
+        "basis-resnet18-hard.json",
+        "basis",
+        "ResNet-18 on digits, 30% of the images for training",
+    ),
     "adaptive-mnist1d": ("adaptive-mnist1d.json", "adaptive", "adaptive, mnist1d"),
     "adaptive-digits": ("adaptive-digits.json", "adaptive", "adaptive, digits"),
+    "adaptive-mnist1d-hard": (
+        "adaptive-mnist1d-hard.json",
+        "adaptive",
+        "adaptive, harder mnist1d, 25% of params",
+    ),
     "sglp-mnist1d": ("sglp-mnist1d.json", "sglp", "layer pruning, mnist1d"),
     "sglp-digits": ("sglp-digits.json", "sglp", "layer pruning, digits"),
     "sfp-mnist1d": ("sfp-mnist1d.json", "sfp", "SFP / CR-SFP, mnist1d"),

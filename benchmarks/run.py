@@ -30,7 +30,9 @@ PROFILES: dict[str, dict[str, str]] = {
     "full": {
         "basis-lite0": "basis.py --model lite0",
         "basis-resnet18": "basis.py --model resnet18 --size 32",
+        "basis-resnet18-hard": "basis.py --model resnet18 --size 32 --hard --points 0.1 0.05 0.025",
         "adaptive-mnist1d": "adaptive.py --dataset mnist1d",
+        "adaptive-mnist1d-hard": "adaptive.py --dataset mnist1d --hard --keep 0.25",
         "adaptive-digits": "adaptive.py --dataset digits",
         "sglp-mnist1d": "sglp.py classify --dataset mnist1d",
         "sglp-mnist1d-hard": "sglp.py classify --dataset mnist1d --hard",

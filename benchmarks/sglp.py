@@ -28,11 +28,10 @@ import prunekit as pk
 from machine import machine
 from prunekit.report.figures import cka_heatmap
 from prunekit.train import accuracy, fit
-from tasks import fresh_resnet
+from tasks import fresh_resnet, options
 
 RESULTS = Path(__file__).parent / "results"
 BASELINES = ("block_influence", "angular", "random", "last")
-HARD = {"num_samples": 1500, "iid_noise_scale": 0.05, "corr_noise_scale": 0.5}
 
 
 def heatmap(details: dict[str, Any], path: Path, title: str) -> None:
@@ -59,8 +58,7 @@ def classify(
     rows = []
     tag = f"{dataset}{'-hard' if hard else ''}"
     for seed in range(seeds):
-        options = HARD if hard and dataset == "mnist1d" else {}
-        data = pk.zoo.dataset(dataset, seed=seed, **options)
+        data = pk.zoo.dataset(dataset, seed=seed, **options(dataset, hard))
         model = fresh_resnet(dataset, seed)
         train = data.loader("train", batch_size=64)
         test = data.loader("test", batch_size=256)
@@ -103,7 +101,7 @@ def classify(
                     )
     setting = {
         "dataset": dataset,
-        "hard": HARD if hard else None,
+        "hard": options(dataset, hard) or None,
         "epochs": epochs,
         "finetune_epochs": finetune,
         "seeds": seeds,
