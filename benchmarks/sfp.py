@@ -5,8 +5,10 @@
 
 Models: SmallResNet 1-D, 8 blocks of 64 channels (mnist1d); 2-D, 8 blocks of 32 (digits).
 Every convolution group is masked, the coupled residual stream included. Per seed and prune
-rate (0.3, 0.5): the unpruned network trained the same way (SGD, cosine, same epochs), SFP and
-CR-SFP; test accuracy of the exported P-NN, its MACs, and the R-NN/P-NN gap per epoch.
+rate (0.3, 0.5): the unpruned network trained the same way (SGD, cosine, same epochs), SFP as
+in the papers' code (raw filter norms, ``fold_norms=False``: the anchor), prunekit's SFP and
+CR-SFP (filters scored with their batch norm folded in); test accuracy of the exported P-NN,
+its MACs, and the R-NN/P-NN gap per epoch.
 """
 
 from __future__ import annotations
@@ -42,13 +44,17 @@ def run(dataset: str, seeds: int, epochs: int, rates: list[float]) -> dict[str, 
         test = data.loader("test", batch_size=500)
         for rate in [0.0, *rates]:
             kinds = (
-                [("unpruned", pk.SFPConfig)]
+                [("unpruned", pk.SFPConfig, True)]
                 if rate == 0.0
-                else [("sfp", pk.SFPConfig), ("crsfp", pk.CRSFPConfig)]
+                else [
+                    ("sfp-paper", pk.SFPConfig, False),
+                    ("sfp", pk.SFPConfig, True),
+                    ("crsfp", pk.CRSFPConfig, True),
+                ]
             )
-            for name, cls in kinds:
+            for name, cls, fold in kinds:
                 model, example = build(dataset, seed)
-                config = cls(rate=rate, epochs=epochs, lr=0.05, seed=seed)
+                config = cls(rate=rate, epochs=epochs, lr=0.05, seed=seed, fold_norms=fold)
                 start = time.perf_counter()
                 result = pk.prune(
                     model, config, example_inputs=example, train_data=train, val_data=test

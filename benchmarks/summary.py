@@ -26,7 +26,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]] 
     "adaptive-digits": ((), ("adaptive",), ("tp-taylor", "tp-l2"), "accuracy"),
     "sglp-mnist1d": (("keep",), ("sglp",), ("block_influence",), "finetuned"),
     "sglp-digits": (("keep",), ("sglp",), ("block_influence",), "finetuned"),
-    "sfp-": (("rate",), ("crsfp",), ("sfp",), "accuracy"),
+    "sfp-": (("rate",), ("crsfp", "sfp"), ("sfp-paper",), "accuracy"),
     "features": (("task", "keep"), ("prunekit",), ("selectkbest_mi",), "accuracy"),
 }
 
@@ -77,7 +77,8 @@ def distances(results: Path) -> str:
         "accuracy over the seeds of that point, after fine-tuning, in %; a method missing a seed "
         "is left out). Anchors: "
         "Torch-Pruning's BasePruner (Taylor, L2) for channel pruning, Block Influence for layer "
-        "pruning, plain SFP for CR-SFP, SelectKBest (mutual information) for feature selection.",
+        "pruning, plain SFP as in the papers' code (raw filter norms) for SFP/CR-SFP, "
+        "SelectKBest (mutual information) for feature selection.",
         "",
         "| result | point | seeds | prunekit | accuracy | anchor | accuracy | distance (points) |",
         "|---|---|---|---|---|---|---|---|",
