@@ -59,7 +59,7 @@ def _rows(
         if grads:
             grad = module.weight.grad
             weight = (weight * grad).abs() if grad is not None else torch.zeros_like(weight)
-        rows = weight.flatten(1)[list(member.indices)].double()
+        rows = weight.flatten(1)[list(member.indices)].double().cpu()  # scores on CPU
         if member.path in folds:
             rows = rows * folds[member.path][list(member.indices)].unsqueeze(1)
         block = torch.zeros(group.size, rows.shape[1], dtype=torch.float64)

@@ -44,4 +44,4 @@ def following_norms(model: nn.Module, example_inputs: ExampleInputs) -> dict[str
 def folded_scale(norm: nn.Module) -> torch.Tensor:
     """|gamma| / sqrt(running_var + eps) per channel: the factor the norm applies to a filter."""
     gamma = norm.weight.detach() if norm.weight is not None else torch.ones_like(norm.running_var)
-    return (gamma.abs() / torch.sqrt(norm.running_var + norm.eps)).double()
+    return (gamma.abs() / torch.sqrt(norm.running_var + norm.eps)).double().cpu()
