@@ -37,6 +37,8 @@ PROFILES: dict[str, dict[str, str]] = {
         "sglp-mnist1d": "sglp.py classify --dataset mnist1d",
         "sglp-mnist1d-hard": "sglp.py classify --dataset mnist1d --hard",
         "sglp-digits": "sglp.py classify --dataset digits",
+        "sglp-minilm": "sglp.py minilm",
+        "sglp-lm": "sglp.py lm",
         "sfp-mnist1d": "sfp.py --dataset mnist1d",
         "sfp-digits": "sfp.py --dataset digits",
         "features": "features.py",
