@@ -75,8 +75,8 @@ def pruner(name: str, keep: float, args: argparse.Namespace, seed: int) -> Prune
 
 
 def dense_model(args: argparse.Namespace, seed: int, train: Any) -> nn.Module:
-    zoo_name, options, _, _ = MODELS[args.model]
-    model = pk.zoo.model(zoo_name, **options)
+    zoo_name, model_options, _, _ = MODELS[args.model]
+    model = pk.zoo.model(zoo_name, **model_options)
     hard = "-hard" if args.hard else ""
     name = f"basis-{args.model}{hard}-{args.size}px-{args.epochs}ep-lr{args.lr}-seed{seed}"
     cache = args.out / "cache" / f"{name}.safetensors"

@@ -73,7 +73,7 @@ def run(dataset: str, seeds: int, epochs: int, rates: list[float]) -> dict[str, 
                 rows.append(row)
                 gaps = [round(100 * h["gap"], 1) for h in row["history"][-5:]]
                 print(
-                    f"[{dataset} seed {seed} rate {rate}] {name:8s} acc {row['accuracy']:.4f} "
+                    f"[{dataset} seed {seed} rate {rate}] {name:9s} acc {row['accuracy']:.4f} "
                     f"MACs kept {row['macs_kept']:.3f} last gaps {gaps}",
                     flush=True,
                 )

@@ -174,3 +174,22 @@ def test_filters_behind_a_batch_norm_are_scored_with_the_norm_folded_in() -> Non
     raw_scaled, folded_scaled = both(model)
     assert raw_scaled[0] > 50 * raw[0]
     assert torch.allclose(folded_scaled, folded, rtol=1e-4)
+
+
+def test_a_batch_norm_reading_a_modified_output_is_not_paired_with_its_producer() -> None:
+    """Pre-activation residual: ``out = conv1(x); out += conv2(x); bn(out)``; the norm reads
+    the sum, so neither conv's filters may be scaled by it."""
+    from prunekit.methods.sfp.norms import following_norms
+
+    class PreAct(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv1d(4, 4, 1), nn.Conv1d(4, 4, 1)
+            self.bn, self.conv3, self.bn3 = nn.BatchNorm1d(4), nn.Conv1d(4, 4, 1), nn.BatchNorm1d(4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.conv1(x)
+            out += self.conv2(x)
+            return self.bn3(self.conv3(self.bn(out)))
+
+    assert following_norms(PreAct(), torch.randn(2, 4, 5)) == {"conv3": "bn3"}
