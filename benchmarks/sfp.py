@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 import prunekit as pk
+from machine import machine
 from prunekit.train import accuracy
 
 RESULTS = Path(__file__).parent / "results"
@@ -97,6 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     result = run(args.dataset, args.seeds, args.epochs, args.rates)
+    result["machine"] = machine(2)
     result["command"] = (
         f"python benchmarks/sfp.py --dataset {args.dataset} --seeds "
         f"{args.seeds} --epochs {args.epochs} --rates " + " ".join(map(str, args.rates))
