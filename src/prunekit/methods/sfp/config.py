@@ -22,7 +22,7 @@ class SFPConfig:
       schedule; masks are computed before training and after every epoch, the masked filters
       zeroed and free to regrow.
     - ``fold_norms``: score a filter followed by a batch norm with that norm's scale
-      |gamma| / sqrt(var + eps) folded in (the filter the deployed network uses). The raw norm
+      gamma / sqrt(var + eps) folded in (the filter the deployed network uses). The raw norm
       is arbitrary behind a batch norm, and a zeroed filter regrows to many times its peers'
       norm within steps (its channel's variance is 0, so the norm divides its gradient by
       sqrt(eps)), which makes raw L2 keep the regrown filters and zero the trained ones.
