@@ -141,8 +141,9 @@ def check_model(model: nn.Module, inputs: Any, tmp: Path | None = None) -> ZooRe
         full.zero_grad(set_to_none=True)
         pk.save(full, tmp, plan=plan)
         loaded = pk.load(tmp)
+        reloaded = loaded.state_dict()
         for key, value in full.state_dict().items():
-            assert torch.equal(loaded.state_dict()[key], value), key
+            assert torch.equal(reloaded[key], value), key
         with torch.no_grad():
             assert torch.equal(
                 primary_output(call_model(loaded, inputs)), primary_output(call_model(full, inputs))

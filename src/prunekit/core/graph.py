@@ -8,6 +8,7 @@ naming the model, and groups that would change the model's outputs are left out.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Collection, Iterator
@@ -22,6 +23,7 @@ from prunekit.core.heads import HeadSpec, counts, find_heads, head_members, proj
 from prunekit.core.inputs import ExampleInputs, call_model, split_inputs
 from prunekit.core.modes import eval_mode
 from prunekit.core.surgery import dim_size, get_module, is_custom_norm, is_transposed_linear
+from prunekit.core.train_only import train_only_modules, training_inputs, training_pass
 from prunekit.errors import InputError, PrunekitError
 
 PRUNABLE_ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -84,19 +86,24 @@ class ChannelGraph:
         import torch_pruning as tp
 
         self.model = model
+        split_inputs(example_inputs)
+        # Layers that run only in training mode are traced too: on a copy in training mode.
+        self.train_only = train_only_modules(model, example_inputs)
+        traced = copy.deepcopy(model) if self.train_only else model
+        ignored = {get_module(traced, name) for name, m in model.named_modules() if m in ignore}
         self.heads = [
             spec
             for spec in find_heads(model)
             if not {spec.path, spec.output, *projection_paths(spec)}
-            & {name for name, m in model.named_modules() if m in set(ignore)}
+            & {name for name, m in traced.named_modules() if m in ignored}
         ]
-        self._names = {module: name for name, module in model.named_modules()}
-        self._param_names = {param: name for name, param in model.named_parameters()}
-        split_inputs(example_inputs)
+        self._names = {module: name for name, module in traced.named_modules()}
+        self._param_names = {param: name for name, param in traced.named_parameters()}
         self._opaque: set[Any] = set()  # pseudo-op nodes whose index mapping failed
-        outputs = _OutputRecorder(model, example_inputs)  # one forward serves both analyses
+        inputs = training_inputs(example_inputs) if self.train_only else example_inputs
+        outputs = _OutputRecorder(traced, inputs, training=bool(self.train_only))
         with (
-            eval_mode(model),
+            training_pass(traced) if self.train_only else eval_mode(traced),
             torch.enable_grad(),
             warnings.catch_warnings(),
             _guarded_index_mapping(self._opaque),
@@ -105,12 +112,12 @@ class ChannelGraph:
             warnings.simplefilter("ignore")
             try:
                 self._dg = tp.DependencyGraph().build_dependency(
-                    model,
-                    example_inputs=example_inputs,
+                    traced,
+                    example_inputs=inputs,
                     forward_fn=outputs.forward,
-                    ignored_layers=list(ignore),
+                    ignored_layers=list(ignored),
                     unwrapped_parameters=[],
-                    customized_pruners=_custom_pruners(model),
+                    customized_pruners=_custom_pruners(traced),
                     verbose=False,
                 )
             except InputError:
@@ -122,23 +129,26 @@ class ChannelGraph:
                     "autograd, or ignore the modules involved"
                 ) from exc
         self._output_modules = outputs.feeding_modules()
-        self._ignore = list(ignore)
+        self._ignore = list(ignored)
         # Head projections are pruned by whole heads (core/heads.py), never as plain channels.
-        self._no_roots = {get_module(model, p) for s in self.heads for p in projection_paths(s)}
+        self._no_roots = {get_module(traced, p) for s in self.heads for p in projection_paths(s)}
         self.skipped: list[tuple[str, str]] = []  # (group root, why it cannot be pruned)
 
     @property
     def output_modules(self) -> set[nn.Module]:
-        """Modules whose outputs reach the model's outputs through parameter-free operations."""
-        return set(self._output_modules)
+        """Modules whose outputs reach the model's outputs through parameter-free operations
+        (in training mode too, when some layers run only then)."""
+        return {get_module(self.model, self._names[m]) for m in self._output_modules}
 
     def groups(self) -> list[ChannelGroup]:
         """Every prunable group, excluding those that would change the model's output shape."""
         found = []
         # The graph does not change while groups are listed: map indices once, not per group
         # (torch-pruning recomputes every mapping for every group: minutes on DenseNet-201).
-        with _index_mapping_frozen(), _bounded_flatten_mapping(_mapping_limit(self.model)):
-            for tp_group in self._tp_groups():
+        limit = _mapping_limit(self.model)
+        budget = _WorkBudget(BUDGET_PER_LIMIT * limit)
+        with _index_mapping_frozen(), _bounded_analysis(limit, budget), _indexed_groups(budget):
+            for tp_group in self._tp_groups(budget):
                 group = self._convert(tp_group)
                 if group is not None:
                     found.append(group)
@@ -158,7 +168,7 @@ class ChannelGraph:
             _root_of=tuple(roots),
         )
 
-    def _tp_groups(self) -> Iterator[Any]:
+    def _tp_groups(self, budget: _WorkBudget) -> Iterator[Any]:
         """torch-pruning's get_all_groups, one root at a time, so that a root whose analysis
         fails is skipped with its reason instead of ending the whole listing."""
         ignored = set(self._ignore)
@@ -172,6 +182,7 @@ class ChannelGraph:
             channels = None if pruner is None else pruner.get_out_channels(module)
             if channels is None:
                 continue
+            budget.spent = 0
             try:
                 tp_group = self._dg.get_pruning_group(
                     module, pruner.prune_out_channels, list(range(channels))
@@ -314,6 +325,11 @@ class _MappingTooLargeError(PrunekitError):
     """An index mapping grew past any real layer width (torch-pruning loops on some graphs)."""
 
 
+class _AnalysisTooLargeError(PrunekitError):
+    """One root's group expansion did more work than any real coupling needs (MaxViT's window
+    reshapes, fused QKV layouts): the group is left whole instead of being searched for minutes."""
+
+
 def _mapping_limit(model: nn.Module) -> int:
     """No real coupling maps a channel set to more indices than the widest layer has."""
     widest = 0
@@ -324,26 +340,90 @@ def _mapping_limit(model: nn.Module) -> int:
     return 4 * max(widest, 4096)
 
 
+# Index entries one root's expansion may create (mapped indices plus group items), in units of
+# the mapping limit. The largest group of the whole zoo needs under 0.1 of it (DenseNet-201's
+# concatenations: 59k entries); MaxViT's window reshapes spent 4.1 M (12 s) before failing.
+BUDGET_PER_LIMIT = 64
+
+
+class _WorkBudget:
+    """Counts the index entries the current root's expansion has created (deterministic, unlike
+    a clock: the same model gives the same groups on every machine)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.spent = limit, 0
+
+    def spend(self, entries: int) -> None:
+        self.spent += entries
+        if self.spent > self.limit:
+            raise _AnalysisTooLargeError(
+                f"the expansion created over {self.limit:,} index entries for one group"
+            )
+
+
 @contextmanager
-def _bounded_flatten_mapping(limit: int) -> Iterator[None]:
+def _bounded_analysis(limit: int, budget: _WorkBudget) -> Iterator[None]:
+    """Every index mapping spends ``budget``; a flatten mapping that would grow the index set
+    past ``limit`` entries fails at once."""
     from torch_pruning.dependency import index_mapping
 
-    mapping = index_mapping._FlattenIndexMapping
-    original = mapping.__call__
+    classes = [
+        value
+        for name, value in vars(index_mapping).items()
+        if isinstance(value, type) and name.endswith("IndexMapping")
+    ]
+    originals = {cls: cls.__call__ for cls in classes}
 
-    def bounded(self: Any, idxs: Any) -> Any:
-        # Only the forward mapping (channel -> flattened features) grows the index set; the
-        # reverse one (a Linear's inputs back to channels) shrinks it and is never bounded.
-        grow = 1 if getattr(self, "reverse", False) else max(1, int(getattr(self, "_stride", 1)))
-        if len(idxs) * grow > limit:
-            raise _MappingTooLargeError(f"index mapping would grow past {limit} entries")
-        return original(self, idxs)
+    def bounded(original: Any) -> Any:
+        def call(self: Any, idxs: Any) -> Any:
+            # Only the forward flatten mapping (channel -> flattened features) grows the index
+            # set; the reverse one (a Linear's inputs back to channels) shrinks it.
+            grow = (
+                1 if getattr(self, "reverse", False) else max(1, int(getattr(self, "_stride", 1)))
+            )
+            if len(idxs) * grow > limit:
+                raise _MappingTooLargeError(f"index mapping would grow past {limit} entries")
+            mapped = original(self, idxs)
+            budget.spend(len(mapped))
+            return mapped
 
-    mapping.__call__ = bounded
+        return call
+
+    for cls, original in originals.items():
+        cls.__call__ = bounded(original)
     try:
         yield
     finally:
-        mapping.__call__ = original
+        for cls, original in originals.items():
+            cls.__call__ = original
+
+
+@contextmanager
+def _indexed_groups(budget: _WorkBudget) -> Iterator[None]:
+    """torch-pruning asks "is (target, handler, indices) in the group already?" by scanning every
+    item of the group and comparing index lists: quadratic in the group's size (MaxViT: 134 s of
+    its 226 s listing). A set of the items' keys answers the same question in constant time.
+    Every item added spends ``budget``, so no expansion can loop for long."""
+    from torch_pruning.dependency.group import Group
+
+    add_dep, has_pruning_op = Group.add_dep, Group.has_pruning_op
+
+    def key(dep: Any, idxs: Any) -> tuple[Any, Any, tuple[Any, ...]]:
+        return dep.target, dep.handler, tuple(idxs)
+
+    def indexed_add(self: Any, dep: Any, idxs: Any) -> None:
+        budget.spend(max(1, len(idxs)))
+        add_dep(self, dep, idxs)
+        self.__dict__.setdefault("_prunekit_keys", set()).add(key(dep, idxs))
+
+    def indexed_has(self: Any, dep: Any, idxs: Any) -> bool:
+        return key(dep, idxs) in self.__dict__.get("_prunekit_keys", ())
+
+    Group.add_dep, Group.has_pruning_op = indexed_add, indexed_has
+    try:
+        yield
+    finally:
+        Group.add_dep, Group.has_pruning_op = add_dep, has_pruning_op
 
 
 class _FrozenMapping:
@@ -416,10 +496,14 @@ def _local(idxs: Any) -> tuple[int, ...]:
 
 class _OutputRecorder:
     """Runs the traced forward pass once for torch-pruning and remembers, from the same pass,
-    which module produced each autograd node, to find the layers that feed the outputs."""
+    which module produced each autograd node, to find the layers that feed the outputs.
+    ``training``: the pass runs in training mode (torch-pruning puts the model in eval mode
+    before calling it)."""
 
-    def __init__(self, model: nn.Module, example_inputs: ExampleInputs) -> None:
-        self.model, self.example_inputs = model, example_inputs
+    def __init__(
+        self, model: nn.Module, example_inputs: ExampleInputs, training: bool = False
+    ) -> None:
+        self.model, self.example_inputs, self.training = model, example_inputs, training
         self.owner: dict[Any, nn.Module] = {}
         self.outputs: Any = None
         self._handles: list[Any] = []
@@ -439,6 +523,7 @@ class _OutputRecorder:
             handle.remove()
 
     def forward(self, model: nn.Module, _inputs: Any) -> Any:
+        model.train(self.training)
         self.outputs = call_model(model, self.example_inputs)
         # Tensors only: torch-pruning cannot walk caches or other objects in a ModelOutput.
         return [t for t in _tensors(self.outputs) if t.grad_fn is not None]

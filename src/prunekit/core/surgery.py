@@ -217,8 +217,12 @@ def _slice_conv(
     keep_out = list(range(conv.out_channels)) if keep_out is None else list(keep_out)
     keep_in = list(range(conv.in_channels)) if keep_in is None else list(keep_in)
     in_pg, out_pg = conv.in_channels // groups, conv.out_channels // groups
-    ins = [[c % in_pg for c in keep_in if c // in_pg == g] for g in range(groups)]
-    outs = [[c for c in keep_out if c // out_pg == g] for g in range(groups)]
+    ins: list[list[int]] = [[] for _ in range(groups)]  # one pass each: depthwise convs have
+    outs: list[list[int]] = [[] for _ in range(groups)]  # as many groups as channels
+    for c in keep_in:
+        ins[c // in_pg].append(c % in_pg)
+    for c in keep_out:
+        outs[c // out_pg].append(c)
     alive = [g for g in range(groups) if ins[g] or outs[g]]
     for g in alive:
         if (
