@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import torchvision
@@ -159,6 +161,25 @@ def test_unreachable_target_names_the_best_reachable(resnet18: nn.Module) -> Non
     config = pk.ChannelConfig(target=pk.Target(params=0.01), max_fraction=0.5)
     with pytest.raises(pk.ConfigError, match=r"cannot be reached.*keeps params=0\.\d+"):
         pk.prune(resnet18, config, example_inputs=X64)
+
+
+def test_an_unreachable_target_states_the_true_limit_and_names_what_is_left_whole(
+    resnet18: nn.Module,
+) -> None:
+    """Global ranking drops picks beyond a group's cap; the limit it reports is still the true
+    one (every group at its cap, as local ranking reaches), and the parts no group prunes are
+    named with their size and reason."""
+    limits = {}
+    for scope in ("global", "local"):
+        config = pk.ChannelConfig(
+            target=pk.Target(params=0.01), scope=scope, ignore=["layer4.*"], round_to=1
+        )
+        with pytest.raises(pk.ConfigError, match="Largest parts left whole") as info:
+            pk.prune(resnet18, config, example_inputs=X64)
+        message = str(info.value)
+        limits[scope] = float(re.search(r"keeps params=(\d\.\d+)", message).group(1))
+        assert re.search(r"layer4\.\d\.conv\d \(Conv2d, [\d,]+ params, [\d.]+%: ignored", message)
+    assert limits["global"] == limits["local"]
 
 
 def test_target_of_one_changes_nothing(resnet18: nn.Module) -> None:

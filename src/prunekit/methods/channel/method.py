@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.budget import search_level
+from prunekit.core.budget import SearchResult, search_level
 from prunekit.core.gradients import LossFn, accumulate_gradients
 from prunekit.core.graph import ChannelGraph, ChannelGroup
 from prunekit.core.importance import group_scores
@@ -75,11 +75,16 @@ def prune_channels(
             f"{type(model).__name__} has no prunable channel group "
             f"(skipped: {skipped or 'none found'})"
         )
-    rank = global_removal if config.scope == "global" else local_removal
     baseline = _fractions_base(model, example_inputs, config)
 
+    fill = False  # global ranking: caps drop picks; fill redistributes them (true maximum)
+
     def removal_at(level: float) -> dict[int, list[int]]:
-        return rank(scored, scores, level, config.max_fraction, config.round_to)
+        if config.scope == "global":
+            return global_removal(
+                scored, scores, level, config.max_fraction, config.round_to, fill=fill
+            )
+        return local_removal(scored, scores, level, config.max_fraction, config.round_to)
 
     def evaluate_removal(removal: dict[int, list[int]]) -> dict[str, float]:
         trial = copy.deepcopy(model)
@@ -87,9 +92,24 @@ def prune_channels(
         return _fractions(trial, example_inputs, config, baseline)
 
     targets = _targets(config)
-    result = search_level(
-        lambda level: evaluate_removal(removal_at(level)), targets, config.tolerance
-    )
+
+    def search() -> SearchResult:
+        return search_level(
+            lambda level: evaluate_removal(removal_at(level)), targets, config.tolerance
+        )
+
+    try:
+        result = search()
+    except ConfigError:
+        if config.scope != "global":
+            limit = evaluate_removal(removal_at(1.0))
+            raise _unreachable(model, scored, found, skipped, limit, config) from None
+        fill = True  # level 1 left some caps unused: search again with them filled
+        try:
+            result = search()
+        except ConfigError:
+            limit = evaluate_removal(removal_at(1.0))
+            raise _unreachable(model, scored, found, skipped, limit, config) from None
     removal, fractions, refinements = give_back(
         removal_at(result.level),
         result.fractions,
@@ -115,6 +135,42 @@ def prune_channels(
         "skipped_groups": [{"root": r, "reason": why} for r, why in skipped],
     }
     return MethodOutcome(model, plan, details)
+
+
+def _unreachable(
+    model: nn.Module,
+    groups: list[ChannelGroup],
+    found: list[ChannelGroup],
+    skipped: list[tuple[str, str]],
+    limit: dict[str, float],
+    config: ChannelConfig,
+) -> ConfigError:
+    """The target cannot be met: the true limit (every group removed to its cap) and the
+    largest parts that no group prunes, with why."""
+    wanted = ", ".join(f"{k}={v}" for k, v in _targets(config).items())
+    reached = ", ".join(f"{k}={limit[k]:.4f}" for k in _targets(config))
+    covered = {m.path for g in groups for m in g.members if not m.is_parameter}
+    reasons = dict(skipped)
+    why = {m.path: reasons[g.root] for g in found if g.root in reasons for m in g.members}
+    why.update(reasons)
+    whole = []
+    for path, module in model.named_modules():
+        own = sum(p.numel() for p in module.parameters(recurse=False))
+        if own and path not in covered:
+            reason = why.get(path, "no prunable channel group reaches it")
+            whole.append((own, path, type(module).__name__, reason))
+    whole.sort(reverse=True)
+    total = max(1, sum(p.numel() for p in model.parameters()))
+    parts = "; ".join(
+        f"{path} ({kind}, {own:,} params, {own / total:.1%}: {reason})"
+        for own, path, kind, reason in whole[:4]
+    )
+    return ConfigError(
+        f"the target ({wanted}) cannot be reached: removing every group's channels down to "
+        f"max_fraction={config.max_fraction} keeps {reached}. Largest parts left whole: "
+        f"{parts or 'none'}. Fix: ask less, raise max_fraction, remove ignore entries, or add "
+        "another method (layer removal) for the parts channel pruning cannot reach"
+    )
 
 
 def _targets(config: ChannelConfig) -> dict[str, float]:
@@ -166,6 +222,7 @@ def _verify(
     if error is not None and error > TOLERANCE:
         raise PrunekitError(
             f"pruning {type(model).__name__} failed the equivalence check (relative error "
-            f"{error:.2e}): the dependency analysis coupled some channels wrongly. Fix: ignore "
+            f"{error:.2e} > {TOLERANCE:.0e}, compared in float32): the dependency analysis "
+            "coupled some channels wrongly. Fix: ignore "
             "the modules involved (ChannelConfig(ignore=[...])) and report the model"
         )

@@ -41,10 +41,13 @@ def global_removal(
     level: float,
     max_fraction: float,
     round_to: int,
+    fill: bool = False,
 ) -> Removal:
     """The ``level`` share of all removable channels with the lowest normalised scores (each
     group's scores divided by their mean; ties broken by group order), rounded per group to its
-    step and capped."""
+    step and capped. A group's picks beyond its cap are dropped; with ``fill`` they go to the
+    next-lowest channels of other groups instead, so that level 1 removes every group's cap
+    (the most this configuration can remove)."""
     caps = [_cap(g, max_fraction, round_to) for g in groups]
     budget = round(level * sum(caps))
     if budget <= 0:
@@ -52,7 +55,16 @@ def global_removal(
     normalised = [s / s.mean().clamp_min(1e-30) for s in scores]
     owners = torch.cat([torch.full((len(n),), i) for i, n in enumerate(normalised)])
     order = torch.argsort(torch.cat(normalised), stable=True)
-    wanted = torch.bincount(owners[order[:budget]], minlength=len(groups)).tolist()
+    if fill:
+        wanted = [0] * len(groups)
+        for owner in owners[order].tolist():
+            if budget <= 0:
+                break
+            if wanted[owner] < caps[owner]:
+                wanted[owner] += 1
+                budget -= 1
+    else:
+        wanted = torch.bincount(owners[order[:budget]], minlength=len(groups)).tolist()
     out: Removal = {}
     for i, (group, score, cap) in enumerate(zip(groups, normalised, caps, strict=True)):
         if cap == 0 or wanted[i] == 0:
