@@ -26,6 +26,7 @@ from prunekit.core.edits import (
     check_fields,
 )
 from prunekit.core.inputs_edit import InputsEdit
+from prunekit.core.tied import retie, tied_parameters
 
 __all__ = [
     "ATTRIBUTE_RULES",
@@ -65,13 +66,15 @@ class Plan:
     def apply(self, model: nn.Module) -> nn.Module:
         """Replay every edit on ``model``. Attribute updates that the new shapes imply (such as
         torchvision ViT's ``hidden_dim``) are applied too and appended to the plan, so a saved
-        plan lists them and its replay needs no rule."""
+        plan lists them and its replay needs no rule. Tied parameters stay tied."""
+        tied = tied_parameters(model)
         for number, edit in enumerate(self.edits):
             edit.apply(model, f"plan edit {number} ({edit.op})")
         for rule in ATTRIBUTE_RULES:
             for edit in rule(model):
                 edit.apply(model, f"plan edit {len(self.edits)} ({edit.op})")
                 self.edits.append(edit)
+        retie(model, tied, "plan")
         return model
 
     def extend(self, edits: Iterable[Edit]) -> None:
