@@ -88,3 +88,13 @@ def test_metrics_dict_round_trip() -> None:
     again = pk.Metrics.from_dict(metrics.to_dict())
     assert again == metrics
     assert "MACs" in str(metrics)
+
+
+def test_macs_at_different_batch_sizes_are_not_compared() -> None:
+    """MACs grow with the batch: a ratio of two measurements must use the same inputs."""
+    model = nn.Sequential(nn.Linear(8, 4))
+    one, two = pk.measure(model, torch.randn(1, 8)), pk.measure(model, torch.randn(2, 8))
+    assert two.macs == 2 * one.macs and one.inputs == "((1, 8) float32)"
+    with pytest.raises(pk.PrunekitError, match="batch 1 .* batch 2 .*same example inputs"):
+        two.ratio(one)
+    assert pk.Metrics.from_dict(one.to_dict()) == one

@@ -114,6 +114,35 @@ def test_run_report_compare_and_resume_after_an_interrupt(
     assert str(out) in table and str(other) in table and "ChannelConfig" in table
 
 
+def test_a_finished_run_reports_what_its_saved_models_measure(tmp_path: Path) -> None:
+    """Params and MACs in summary.json, report.md and compare are re-measured from the saved
+    dense and final models at the recorded inputs (batch and shape): the same figures."""
+    import torch
+
+    import prunekit as pk
+    from prunekit.report import compare_runs, write_report
+
+    out = tmp_path / "run"
+    recipe = parse_recipe(_recipe(train={"epochs": 0}, finetune={"epochs": 0}))
+    summary = pipeline.run_recipe(recipe, out, progress=False)
+    macs = summary["macs"]
+    assert macs["batch"] == 1 and macs["inputs"]["before"] == "((1, 1, 8, 8) float32)"
+    x = torch.randn(1, 1, 8, 8)
+    before = pk.measure(pk.load(out / "seed-0" / "dense"), x)
+    after = pk.measure(pk.load(out / "seed-0" / "model"), x)
+    assert (summary["params"]["before"], summary["params"]["after"]) == (
+        before.params,
+        after.params,
+    )
+    assert (macs["before"], macs["after"]) == (before.macs, after.macs)
+    removed = f"{1 - after.macs / before.macs:.1%} removed"
+    markdown, _ = write_report(out)
+    row = next(line for line in markdown.read_text().splitlines() if line.startswith("| MACs"))
+    assert f"{before.macs:,}" in row and f"{after.macs:,}" in row and removed in row
+    assert "batch 1, inputs ((1, 1, 8, 8) float32)" in row
+    assert f"| {1 - after.macs / before.macs:.1%} (batch 1, inputs" in compare_runs([out])
+
+
 def test_an_output_directory_is_not_overwritten_or_shared(tmp_path: Path) -> None:
     out = tmp_path / "run"
     first = parse_recipe(_recipe(train={"epochs": 0}, finetune={"epochs": 0}))

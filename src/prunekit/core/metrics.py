@@ -20,10 +20,12 @@ from prunekit.core.inputs import (
     ExampleInputs,
     batch_size_of,
     call_model,
+    describe_inputs,
     model_device,
     model_dtype,
 )
 from prunekit.core.modes import eval_mode, num_threads
+from prunekit.errors import PrunekitError
 
 MAC_COUNTER = "torch.utils.flop_counter (FLOPs/2)"
 
@@ -68,20 +70,30 @@ class Ratios:
 
 @dataclass(frozen=True)
 class Metrics:
-    """What a model costs: parameters, buffers, MACs and (optionally) measured latency."""
+    """What a model costs: parameters, buffers, MACs of one forward pass on ``inputs`` (their
+    shapes and dtypes, batch ``batch_size``) and, optionally, measured latency."""
 
     params: int
     buffers: int
     macs: int
     latency: Latency | None = None
     mac_counter: str = MAC_COUNTER
+    inputs: str = ""
+    batch_size: int = 0
 
     @property
     def latency_ms(self) -> float | None:
         return None if self.latency is None else self.latency.median_ms
 
     def ratio(self, before: Metrics) -> Ratios:
-        """This model's metrics relative to ``before`` (usually the original model)."""
+        """This model's metrics relative to ``before`` (usually the original model). MACs grow
+        with the batch, so two measurements at different batch sizes are refused."""
+        if self.batch_size and before.batch_size and self.batch_size != before.batch_size:
+            raise PrunekitError(
+                f"MACs measured at batch {before.batch_size} {before.inputs} and batch "
+                f"{self.batch_size} {self.inputs} cannot be compared; fix: measure both models "
+                "on the same example inputs"
+            )
         latency = None
         if self.latency is not None and before.latency is not None:
             latency = self.latency.median_ms / before.latency.median_ms
@@ -103,10 +115,14 @@ class Metrics:
             macs=int(data["macs"]),
             latency=Latency(**latency) if latency else None,
             mac_counter=str(data.get("mac_counter", MAC_COUNTER)),
+            inputs=str(data.get("inputs", "")),
+            batch_size=int(data.get("batch_size", 0)),
         )
 
     def __str__(self) -> str:
         text = f"params {self.params:,} | MACs {format_macs(self.macs)} ({self.macs:,})"
+        if self.inputs:
+            text += f" on inputs {self.inputs}"
         if self.latency is not None:
             text += f" | latency {self.latency}"
         return text
@@ -199,4 +215,6 @@ def measure(
         buffers=count_buffers(model),
         macs=count_macs(model, example_inputs),
         latency=measure_latency(model, example_inputs, threads, min_run_time) if latency else None,
+        inputs=describe_inputs(example_inputs),
+        batch_size=batch_size_of(example_inputs),
     )

@@ -21,6 +21,12 @@ def _read(run: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{run} holds no finished run (no summary.json); fix: prunekit run RECIPE --out {run}"
         )
     summary = json.loads(summary_path.read_text())
+    if "inputs" not in summary.get("macs", {}):
+        raise ConfigError(
+            f"{summary_path} was written by an older prunekit, whose MACs before and after "
+            f"could come from different batch sizes; fix: prunekit run RECIPE --out {run} "
+            "(finished stages are kept; the summary is measured again)"
+        )
     first = summary["seeds"][0]
     state = json.loads((run / f"seed-{first}" / "state.json").read_text())
     return summary, state
@@ -35,15 +41,25 @@ def _removed(counts: dict[str, int]) -> str:
     return f"{1 - counts['after'] / counts['before']:.1%}"
 
 
+def _inputs(macs: dict[str, Any]) -> str:
+    """The inputs both MAC counts were measured on (a feature-pruned model reads fewer)."""
+    inputs = macs["inputs"]
+    text = f"batch {macs['batch']}, inputs {inputs['before']}"
+    if inputs["after"] != inputs["before"]:
+        text += f" -> {inputs['after']}"
+    return text
+
+
 def headline(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Rows (what, before, after, change) of the headline table."""
     p, m, lat, acc = summary["params"], summary["macs"], summary["latency_ms"], summary["accuracy"]
     n = acc["dense"]["n"]
     return [
         ("params", f"{p['before']:,}", f"{p['after']:,}", f"{_removed(p)} removed"),
-        ("MACs", f"{m['before']:,}", f"{m['after']:,}", f"{_removed(m)} removed"),
+        (f"MACs ({_inputs(m)})", f"{m['before']:,}", f"{m['after']:,}", f"{_removed(m)} removed"),
         (
-            f"latency, ms (median; batch 1, {lat['threads']} thread(s), {lat['device']})",
+            f"latency, ms (median; batch {lat['batch']}, {lat['threads']} thread(s), "
+            f"{lat['device']}, {lat['dtype']})",
             _pm(lat["before"], 1.0, 3),
             _pm(lat["after"], 1.0, 3),
             f"{lat['before']['mean'] / lat['after']['mean']:.2f}x speed-up",
@@ -162,7 +178,7 @@ def compare_runs(runs: list[str | Path]) -> str:
         )
         lines.append(
             f"| {run} | {summary['method']} | {_removed(p)} "
-            f"| {_removed(m)} | {_pm(acc['dense'])} -> "
+            f"| {_removed(m)} ({_inputs(m)}) | {_pm(acc['dense'])} -> "
             f"{_pm(acc['finetuned'])} | {_pm(lat['before'], 1.0, 3)} -> "
             f"{_pm(lat['after'], 1.0, 3)} |"
         )

@@ -15,8 +15,6 @@ from torch import nn
 from prunekit.api import prune
 from prunekit.core.inputs_edit import feature_selector
 from prunekit.core.metrics import measure
-from prunekit.core.plan import Plan
-from prunekit.io.format import BASE, PLAN, parse_base, read_json
 from prunekit.io.save import load, save
 from prunekit.run.recipe import Recipe, TrainSection
 from prunekit.run.sources import build_data, build_model
@@ -97,7 +95,7 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
         _say(progress, f"seed {seed}: fine-tuning ({recipe.finetune.epochs} epochs)")
         model, loader = _reduced(pruned, train)
         _train(model, loader, recipe.finetune, seed, progress, checkpoints / "finetune")
-        _save_like(pruned, directory / "pruned", directory / "model")
+        save(pruned, directory / "model")  # it carries its base and plan (pk.load attached them)
         state.record("finetune", {"accuracy": accuracy(*_reduced(pruned, test))})
     final = load(directory / "model", base=factory if _custom(recipe) else None)
 
@@ -146,12 +144,6 @@ def _factory(recipe: Recipe) -> Any:
         return build_model(recipe.model.name, dict(recipe.model.options))
 
     return build
-
-
-def _save_like(model: nn.Module, source: Path, target: Path) -> None:
-    """Save ``model`` with the plan and base of the run saved at ``source``."""
-    plan = Plan.from_json(read_json(source / PLAN))
-    save(model, target, plan=plan, base=parse_base(read_json(source / BASE), source / BASE))
 
 
 class _Reduce:
@@ -209,7 +201,8 @@ def summarise(recipe: Recipe, seeds: dict[int, dict[str, Any]]) -> dict[str, Any
         }
 
     runs = list(seeds.values())
-    before, after = runs[0]["prune"]["before"], runs[0]["measure"]["after"]
+    # params and MACs of both models from one stage: the same inputs, the same batch
+    before, after = runs[0]["measure"]["before"], runs[0]["measure"]["after"]
 
     def latency(which: str) -> dict[str, float]:
         return stats([s["measure"][which]["latency"]["median_ms"] for s in runs])
@@ -219,7 +212,12 @@ def summarise(recipe: Recipe, seeds: dict[int, dict[str, Any]]) -> dict[str, Any
         "method": runs[0]["prune"]["config"],
         "seeds": list(seeds),
         "params": {"before": before["params"], "after": after["params"]},
-        "macs": {"before": before["macs"], "after": after["macs"]},
+        "macs": {
+            "before": before["macs"],
+            "after": after["macs"],
+            "inputs": {"before": before["inputs"], "after": after["inputs"]},
+            "batch": before["batch_size"],
+        },
         "accuracy": {
             stage: stats([s[key]["accuracy"] for s in runs])
             for stage, key in (("dense", "dense"), ("pruned", "prune"), ("finetuned", "finetune"))
@@ -227,8 +225,9 @@ def summarise(recipe: Recipe, seeds: dict[int, dict[str, Any]]) -> dict[str, Any
         "latency_ms": {
             "before": latency("before"),
             "after": latency("after"),
-            "threads": recipe.latency_threads,
-            "batch": 1,
-            "device": "cpu",
+            "threads": before["latency"]["threads"],
+            "batch": before["latency"]["batch_size"],
+            "device": before["latency"]["device"],
+            "dtype": before["latency"]["dtype"],
         },
     }

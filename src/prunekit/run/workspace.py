@@ -75,6 +75,8 @@ class State:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / STATE
         self.data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+        if "inputs" not in self.data.get("measure", {"before": {"inputs": ""}})["before"]:
+            del self.data["measure"]  # by a prunekit that did not record the inputs: measure again
 
     def done(self, stage: str) -> bool:
         return stage in self.data
