@@ -17,12 +17,15 @@ from prunekit.core.plan import Plan
 from prunekit.errors import InputError
 from prunekit.methods.registry import method_for
 from prunekit.models.hf import hf_spec
-from prunekit.models.spec import ModelSpec, attach_spec, spec_of
+from prunekit.models.spec import ModelSpec, attach_plan, attach_spec, plan_of, spec_of
 
 
 @dataclass
 class PruneResult:
-    """What ``pk.prune`` returns: the smaller model, its plan and before/after metrics."""
+    """What ``pk.prune`` returns: the smaller model, the plan of this call's edits and
+    before/after metrics. ``result.model`` also carries every edit made to its base since it was
+    built (its lineage: earlier pk.prune calls, or the plan pk.load replayed), which pk.save
+    writes, so a model pruned twice saves and loads like any other."""
 
     model: nn.Module
     plan: Plan
@@ -74,6 +77,7 @@ def prune(
     split_inputs(example_inputs)
     method = method_for(config)
     base = spec_of(model) or hf_spec(model)  # before any edit (inplace=True edits model)
+    history = plan_of(model)  # edits already applied to the base (a model pruned before)
     modes = {name: module.training for name, module in model.named_modules()}
     work = model if inplace else copy.deepcopy(model)
     before = measure(model, example_inputs)
@@ -86,6 +90,7 @@ def prune(
         module.training = modes.get(name, module.training)
     if base is not None:
         attach_spec(pruned, base)
+    attach_plan(pruned, Plan([*history.edits, *outcome.plan.edits]))
     after_inputs = outcome.example_inputs  # feature selection reduces them
     after = measure(pruned, example_inputs if after_inputs is None else after_inputs)
     return PruneResult(pruned, outcome.plan, before, after, config, outcome.details, base)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from safetensors.torch import load_file, save_model
 from torch import nn
 
 from prunekit.core.plan import Plan
+from prunekit.core.structure import structure_difference
 from prunekit.errors import PrunekitError
 from prunekit.io.atomic import atomic_path, write_json, write_text
 from prunekit.io.format import (
@@ -25,40 +25,75 @@ from prunekit.io.format import (
     parse_base,
     read_json,
 )
-from prunekit.models.spec import ModelSpec, attach_spec, spec_of
-
-BaseFactory = Callable[[], nn.Module]
+from prunekit.io.rebuild import BaseFactory, build_base, skeleton
+from prunekit.models.spec import ModelSpec, attach_plan, attach_spec, has_plan, plan_of, spec_of
 
 
 def save(
     result: Any,
     directory: str | os.PathLike[str],
     plan: Plan | None = None,
-    base: ModelSpec | None = None,
+    base: ModelSpec | BaseFactory | nn.Module | None = None,
 ) -> Path:
     """Write ``weights.safetensors``, ``plan.json`` and ``base.json`` into ``directory``.
 
-    ``result`` is a ``PruneResult`` or a model (then pass ``plan``; an unpruned model saves an
-    empty plan). Each file is written atomically: a crash leaves the previous save intact.
-    """
+    ``result`` is a ``PruneResult`` or a model: a model returned by ``pk.prune`` or ``pk.load``
+    carries its base and every edit made to it (pruned twice, loaded then fine-tuned: all the
+    same), so no ``plan`` is needed. ``base`` overrides the recorded base: a ``ModelSpec``, or,
+    for a model whose structure was changed by hand, a factory building the structure the plan
+    applies to (then pk.load needs the same ``base=``). Before writing, the base is rebuilt
+    without weights and the plan replayed: a model that this would not reproduce is refused
+    here, not when it is loaded. Each file is written atomically."""
     is_model = isinstance(result, nn.Module)
     model = result if is_model else getattr(result, "model", None)
     if not isinstance(model, nn.Module):
         raise PrunekitError(
             f"pk.save expects a PruneResult or nn.Module, got {type(result).__name__}"
         )
-    if not is_model:  # a PruneResult (a model may have its own .plan or .base attributes)
-        plan = plan or result.plan
-        base = base or result.base
-    plan = plan or Plan()
-    base = base or spec_of(model)
+    if plan is None:
+        plan = plan_of(model) if has_plan(model) or is_model else result.plan
+    factory = None if base is None or isinstance(base, ModelSpec) else base
+    spec = base if isinstance(base, ModelSpec) else None
+    if factory is None and spec is None:
+        spec = spec_of(model) or (None if is_model else result.base)
+    if spec is not None or factory is not None:
+        _check_reproducible(model, spec, factory, plan)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / WEIGHTS) as tmp:
         save_model(model, str(tmp), metadata={"format": "prunekit.weights"})
     write_text(out / PLAN, plan.dumps() + "\n")
-    write_json(out / BASE, base_json(base))
+    write_json(out / BASE, base_json(spec))
     return out
+
+
+def _check_reproducible(model: nn.Module, spec: ModelSpec | None, factory: Any, plan: Plan) -> None:
+    """Refuse, before writing, a save that pk.load could not turn back into ``model``."""
+    what = "the base= given" if factory is not None else f"its base ({spec.source} {spec.name})"
+    fix = (
+        "Fix: pk.save(model, path, base=factory) with a function that builds the unpruned "
+        "structure, then pk.load(path, base=factory)"
+    )
+    name = type(model).__name__
+    try:
+        rebuilt = skeleton(spec, factory)
+    except PrunekitError as exc:
+        message = f"pk.save cannot rebuild {what} of this {name}: {exc}. {fix}"
+        raise SaveFormatError(message) from exc
+    try:
+        Plan(list(plan.edits)).apply(rebuilt)
+    except PrunekitError as exc:
+        raise SaveFormatError(
+            f"pk.save: the plan of this {name} ({len(plan)} edits) does not replay on {what}: "
+            f"{exc}. {fix}"
+        ) from exc
+    difference = structure_difference(model, rebuilt)
+    if difference is not None:
+        raise SaveFormatError(
+            f"pk.save cannot reproduce this {name} from {what} and its plan of {len(plan)} "
+            f"edits: {difference}. The model was changed after it was built or pruned (a layer "
+            f"replaced by hand?). {fix}"
+        )
 
 
 def load(
@@ -67,33 +102,21 @@ def load(
     device: str = "cpu",
 ) -> nn.Module:
     """Rebuild the base model (from base.json, or ``base``), replay the plan, load the weights
-    strictly. ``base`` is a factory (or a fresh module) for user-defined architectures."""
-    from prunekit.zoo.models import build_from_spec
-
+    strictly onto ``device``. ``base`` is a factory (or a fresh module) for user-defined
+    architectures. The model returned carries its base and plan, so pk.save saves it again."""
     root = Path(directory)
     if not root.is_dir():
         raise SaveFormatError(f"{root} is not a directory written by pk.save")
     spec = parse_base(read_json(root / BASE), root / BASE)
     plan = Plan.from_json(read_json(root / PLAN))
-    if base is not None:
-        model = base() if callable(base) and not isinstance(base, nn.Module) else base
-        if not isinstance(model, nn.Module):
-            raise PrunekitError(
-                "pk.load(base=...) must be an nn.Module or a function returning one"
-            )
-    elif spec is not None:
-        model = build_from_spec(spec, weights=False)
-    else:
-        raise SaveFormatError(
-            f"{root / BASE} does not say how to rebuild the model (it was "
-            "saved from a user-defined model); fix: pk.load(path, base=factory)"
-        )
+    target = _device(device)
+    model = build_base(spec, base)
     plan.apply(model)
     weights = root / WEIGHTS
     if not weights.is_file():
         raise SaveFormatError(f"{weights} is missing")
     try:
-        _load_weights(model, weights, device)
+        _load_weights(model, weights)
     except (SafetensorError, OSError, RuntimeError) as exc:
         reason = str(exc) if len(str(exc)) < 300 else str(exc)[:300] + " ..."
         raise SaveFormatError(
@@ -103,13 +126,27 @@ def load(
         ) from exc
     if spec is not None:
         attach_spec(model, spec)
-    return model.eval()
+    attach_plan(model, plan)
+    return model.to(target).eval()
 
 
-def _load_weights(model: nn.Module, weights: Path, device: str) -> None:
+def _device(device: str | torch.device) -> torch.device:
+    """The device to load onto, checked before any work: a clear error when it is missing."""
+    try:
+        target = torch.device(device)
+        torch.empty(0, device=target)
+    except (RuntimeError, AssertionError) as exc:
+        raise PrunekitError(
+            f"pk.load(device={str(device)!r}): that device is not available here ({exc}); "
+            "fix: load with device='cpu' and move the model later"
+        ) from exc
+    return target
+
+
+def _load_weights(model: nn.Module, weights: Path) -> None:
     """Strict load that keeps the module's state-dict metadata (some modules check its version)
     and restores tied tensors, which safetensors stores once."""
-    stored = load_file(str(weights), device=device)
+    stored = load_file(str(weights))
     expected = model.state_dict()
     by_storage: dict[tuple[int, tuple[int, ...]], str] = {}
     for name, tensor in expected.items():

@@ -1,4 +1,5 @@
-"""ModelSpec: how to rebuild a model from scratch (recorded in base.json)."""
+"""How to rebuild a model: its base (``ModelSpec``, recorded in base.json) and every plan edit
+applied to it since (its lineage, recorded in plan.json)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 
 from torch import nn
 
+from prunekit.core.plan import Plan
 from prunekit.errors import ConfigError
 
 SOURCES = ("zoo", "torchvision", "timm", "hf_config", "hf_path")
 SPEC_ATTRIBUTE = "_prunekit_spec"
+PLAN_ATTRIBUTE = "_prunekit_plan"
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,20 @@ def attach_spec(model: nn.Module, spec: ModelSpec) -> nn.Module:
 def spec_of(model: nn.Module) -> ModelSpec | None:
     spec = getattr(model, SPEC_ATTRIBUTE, None)
     return spec if isinstance(spec, ModelSpec) else None
+
+
+def attach_plan(model: nn.Module, plan: Plan) -> nn.Module:
+    """Remember on ``model`` every edit applied to its base, in order (pruning an already pruned
+    model appends), so that pk.save writes the whole lineage."""
+    object.__setattr__(model, PLAN_ATTRIBUTE, Plan(list(plan.edits)))
+    return model
+
+
+def plan_of(model: nn.Module) -> Plan:
+    """A copy of the edits applied to ``model``'s base (empty for an unpruned model)."""
+    plan = getattr(model, PLAN_ATTRIBUTE, None)
+    return Plan(list(plan.edits)) if isinstance(plan, Plan) else Plan()
+
+
+def has_plan(model: nn.Module) -> bool:
+    return isinstance(getattr(model, PLAN_ATTRIBUTE, None), Plan)
