@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from prunekit.core.block_edits import LayersEdit
@@ -23,10 +24,20 @@ _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 @dataclass(frozen=True)
 class Unit:
-    """A block in the depth sequence; ``removable`` when its output has its input's shape."""
+    """A block in the depth sequence. ``removable`` when its output has its input's shape, it is
+    an entry of a layer list, and no other unit reads state it creates (``why`` says otherwise).
+    ``takes_arguments``: it is called with more than its input (masks, caches, position
+    biases: Hugging Face layers), so ``nn.Identity`` cannot stand in for it and its layer list
+    keeps at least one unit."""
 
     path: str
     removable: bool
+    why: str = ""
+    takes_arguments: bool = False
+
+    @property
+    def parent(self) -> str:
+        return self.path.rpartition(".")[0]
 
 
 def find_units(
@@ -42,7 +53,21 @@ def find_units(
             f"candidate module lists: {layer_lists(model) or 'none'}; fix: pass units=[paths]"
         )
     shapes = block_shapes(model, order, example_inputs)
-    return [Unit(p, all(i == o for i, o in shapes[p]) and _in_list(model, p)) for p in order]
+    calls = observe_calls(model, order, example_inputs)
+    units = []
+    for path in order:
+        why = ""
+        if not all(i == o for i, o in shapes[path]):
+            why = "it changes the shape of what flows through it (a stride or width change)"
+        elif not _in_list(model, path):
+            why = "it is not an entry of a layer list"
+        elif calls.readers[path]:
+            why = (
+                f"later units read state it creates ({', '.join(calls.readers[path][:3])}"
+                f"{' ...' if len(calls.readers[path]) > 3 else ''}; T5's relative position bias)"
+            )
+        units.append(Unit(path, not why, why, path in calls.with_arguments))
+    return units
 
 
 def _repeated_blocks(model: nn.Module) -> list[str]:
@@ -94,16 +119,15 @@ def _call_order(model: nn.Module, paths: Sequence[str], inputs: ExampleInputs) -
 
 def removal_edits(model: nn.Module, units: Sequence[Unit], remove: Sequence[str]) -> list[Any]:
     """Edits deleting the chosen units from their layer lists (HF ``layer_idx`` and config
-    follow). Lists are edited deepest first so that every path stays valid."""
+    follow). Lists are edited deepest first so that every path stays valid. A list of units
+    that take arguments (HF layers) keeps at least one: an identity cannot stand in for them."""
     by_path = {u.path: u for u in units}
     lists: dict[str, list[int]] = {}
     for path in remove:
         unit = by_path.get(path)
         if unit is None or not unit.removable:
-            raise PrunekitError(
-                f"unit {path!r} cannot be removed: it changes the shape of what flows through "
-                "it (a stride or width change) or is not an entry of a layer list"
-            )
+            why = unit.why if unit is not None else "it is not a layer unit of this model"
+            raise PrunekitError(f"unit {path!r} cannot be removed: {why}")
         parent, index = _position(model, path)
         lists.setdefault(parent, []).append(index)
     edits: list[Any] = []
@@ -112,7 +136,91 @@ def removal_edits(model: nn.Module, units: Sequence[Unit], remove: Sequence[str]
         drop = set(lists[parent])
         if len(drop) >= size:
             names = [n for n, _ in get_module(model, parent).named_children()]
+            if any(by_path[f"{parent}.{n}"].takes_arguments for n in names):
+                raise PrunekitError(
+                    f"removing all {size} layers of {parent!r} would leave nothing to run: its "
+                    "layers take arguments (masks, caches), so no identity can stand in; keep "
+                    "at least one (remove fewer units, or choose units in other lists)"
+                )
             edits.extend(RemoveEdit(f"{parent}.{names[i]}") for i in sorted(drop))  # identities
             continue
         edits.append(LayersEdit(parent, Keep(size, tuple(i for i in range(size) if i not in drop))))
     return edits
+
+
+def most_removable(units: Sequence[Unit]) -> int:
+    """How many units can be removed together: every removable one, less one per layer list
+    whose units all take arguments and are all removable (it keeps one)."""
+    removable = [u.path for u in units if u.removable]
+    return len(keeping_one_per_list(units, removable))
+
+
+def keeping_one_per_list(units: Sequence[Unit], ranking: Sequence[str]) -> list[str]:
+    """``ranking`` (removable unit paths, first removed first) without, for every layer list of
+    units that take arguments and are all in the ranking, its last-ranked unit: that list then
+    always keeps one. Prefixes shorter than that are unchanged."""
+    by_path = {u.path: u for u in units}
+    members: dict[str, list[str]] = {}
+    for unit in units:
+        members.setdefault(unit.parent, []).append(unit.path)
+    ranked = set(ranking)
+    spared = set()
+    for paths in members.values():
+        if all(p in ranked and by_path[p].takes_arguments for p in paths):
+            spared.add(next(p for p in reversed(ranking) if p in paths))
+    return [p for p in ranking if p not in spared]
+
+
+@dataclass
+class Calls:
+    """What one forward pass shows about the units: those called with more than their input,
+    and, per unit, the later units that read a tensor it created (not one it was given)."""
+
+    with_arguments: set[str]
+    readers: dict[str, list[str]]
+
+
+def observe_calls(model: nn.Module, order: Sequence[str], inputs: ExampleInputs) -> Calls:
+    made: dict[int, str] = {}  # id of a tensor a unit created and returned beside its output
+    alive: list[Any] = []  # keeps those tensors (and their ids) alive during the pass
+    with_arguments: set[str] = set()
+    readers: dict[str, list[str]] = {p: [] for p in order}
+    handles = []
+    for path in order:
+
+        def hook(
+            _m: nn.Module,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+            output: Any,
+            path: str = path,
+        ) -> None:
+            extra = [*_tensors(args[1:]), *_tensors(list(kwargs.values()))]
+            if len(args) > 1 or kwargs:
+                with_arguments.add(path)
+            for tensor in extra:
+                owner = made.get(id(tensor))
+                if owner is not None and owner != path and path not in readers[owner]:
+                    readers[owner].append(path)
+            given = {id(t) for t in (*_tensors(args), *extra)}
+            outputs = list(_tensors(output))
+            for tensor in outputs[1:]:
+                if id(tensor) not in given:
+                    made[id(tensor)] = path
+                    alive.append(tensor)
+
+        handles.append(get_module(model, path).register_forward_hook(hook, with_kwargs=True))
+    run_hooked(model, inputs, handles)
+    return Calls(with_arguments, readers)
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [t for item in value for t in _tensors(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors(item)]
+    if hasattr(value, "to_tuple"):
+        return _tensors(value.to_tuple())
+    return []

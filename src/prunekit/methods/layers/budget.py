@@ -14,7 +14,7 @@ from prunekit.core.inputs import ExampleInputs
 from prunekit.core.metrics import count_macs, count_params
 from prunekit.core.plan import Plan
 from prunekit.core.target import Target
-from prunekit.core.units import Unit, removal_edits
+from prunekit.core.units import Unit, most_removable, removal_edits
 from prunekit.errors import ConfigError
 
 Select = Callable[[int], list[str]]  # how many to remove -> which unit paths
@@ -40,7 +40,7 @@ def choose(
 ) -> LayerChoice:
     """The fewest removals meeting every target (bisection on the count; ``select`` decides
     which units). A target that removing every removable unit cannot meet raises."""
-    removable = sum(u.removable for u in units)
+    removable = most_removable(units)
     given = target.given()
     base = {"params": count_params(model)}
     if "macs" in given:
@@ -65,7 +65,7 @@ def choose(
     if at_least > removable:
         raise ConfigError(
             f"the target {given} needs {at_least} of {len(units)} layer units removed, but only "
-            f"{removable} can be (the others change the shape of what flows through them); "
+            f"{removable} can be ({_not_removable(units)}); "
             f"the best reachable is Target(layers={1 - removable / len(units):.3f})"
         )
     if set(given) == {"layers"}:
@@ -95,6 +95,13 @@ def choose(
 def apply(model: nn.Module, units: Sequence[Unit], removed: Sequence[str]) -> nn.Module:
     Plan(removal_edits(model, units, removed)).apply(model)
     return model
+
+
+def _not_removable(units: Sequence[Unit]) -> str:
+    kept = [f"{u.path}: {u.why}" for u in units if not u.removable]
+    lists = "every layer list of Hugging Face layers keeps one"
+    shown = "; ".join(kept[:3]) + (f"; and {len(kept) - 3} more" if len(kept) > 3 else "")
+    return f"{shown}; {lists}" if kept else lists
 
 
 def _fmt(fractions: dict[str, float]) -> str:

@@ -11,7 +11,7 @@ from torch import nn
 
 from prunekit.core.inputs import ExampleInputs
 from prunekit.core.plan import Plan
-from prunekit.core.units import Unit, find_units, removal_edits
+from prunekit.core.units import Unit, find_units, keeping_one_per_list, removal_edits
 from prunekit.errors import ConfigError
 from prunekit.methods.layers.budget import choose
 from prunekit.methods.layers.config import LayerConfig
@@ -34,6 +34,7 @@ def finish(
     details = {
         "units": [u.path for u in units],
         "removable": [u.path for u in units if u.removable],
+        "kept_whole": {u.path: u.why for u in units if not u.removable},
         "removed": sorted(removed, key=[u.path for u in units].index),
         **details,
     }
@@ -71,6 +72,8 @@ def prune_layers(
             singles = sorted(angular_runs(model, units, data, config.batches, 1))
             return tuple(run[0] for _, run in singles[:count])
         return tuple(min(runs)[1])
+
+    ranking = keeping_one_per_list(units, ranking)
 
     def select(count: int) -> list[str]:
         if count == 0:
