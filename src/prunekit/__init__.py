@@ -25,6 +25,7 @@ from prunekit.methods.layers import LayerConfig
 from prunekit.methods.sfp import CRSFPConfig, SFPConfig
 from prunekit.methods.sglp import SGLPConfig
 from prunekit.models import rules as _rules
+from prunekit.models.hf_save import save_pretrained
 
 _rules.register()
 
@@ -60,5 +61,6 @@ __all__ = [
     "measure",
     "prune",
     "save",
+    "save_pretrained",
     "zoo",
 ]

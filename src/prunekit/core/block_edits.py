@@ -74,7 +74,7 @@ class LayersEdit:
             set_module(model, self.path, nn.Sequential(OrderedDict(kept)))
         else:
             set_module(model, self.path, nn.ModuleList(m for _, m in kept))
-        _update_config(model, self.keep)
+        _update_config(model, self.path, self.keep)
 
     def to_json(self) -> dict[str, Any]:
         return {"op": self.op, "path": self.path, **self.keep.to_json()}
@@ -86,12 +86,23 @@ class LayersEdit:
         return cls(path_of(data, where), keep)
 
 
-def _update_config(model: nn.Module, keep: Keep) -> None:
+def _update_config(model: nn.Module, path: str, keep: Keep) -> None:
+    """The config field counting this list's layers follows: a decoder's or an encoder's own
+    count in encoder-decoder families (Whisper's num_hidden_layers is its encoder_layers),
+    num_hidden_layers otherwise; layer_types per layer follow too."""
     config = getattr(model, "config", None)
     if config is None or isinstance(config, nn.Module):
         return
-    if getattr(config, "num_hidden_layers", None) == keep.size:
-        config.num_hidden_layers = len(keep.indices)
+    parts = path.split(".")
+    fields = ["num_hidden_layers"]
+    if "decoder" in parts:
+        fields = ["decoder_layers", "num_decoder_layers"]
+    elif "encoder" in parts and hasattr(config, "encoder_layers"):
+        fields = ["encoder_layers"]
+    for name in fields:
+        if getattr(config, name, None) == keep.size:
+            setattr(config, name, len(keep.indices))
+            break
     types = getattr(config, "layer_types", None)
     if isinstance(types, list) and len(types) == keep.size:
         config.layer_types = [types[i] for i in keep.indices]

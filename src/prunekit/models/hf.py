@@ -1,26 +1,36 @@
-"""Hugging Face transformers models: rebuild from a config, keep the config true to the pruned
-shapes, and save with ``save_pretrained`` where the config can express them."""
+"""Hugging Face transformers models: rebuild from a config, and keep the config true to the pruned
+shapes (``save_pretrained`` is in models/hf_save.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
+import importlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from prunekit.core.heads import counts, find_heads
 from prunekit.core.plan import AttrEdit
 from prunekit.errors import PrunekitError
 from prunekit.models.spec import ModelSpec
 
-# (module path suffix, config field) of the first layer of every MLP, by family layout.
+# (fnmatch pattern of the first layer of every MLP, config field), by family layout; a field
+# the config does not have is skipped (OPT's fc1 is Whisper's encoder fc1's name too).
 _MLP_WIDTH = (
-    (".mlp.up_proj", "intermediate_size"),
-    (".intermediate.dense", "intermediate_size"),
-    (".mlp.c_fc", "n_inner"),
-    (".mlp.fc1", "intermediate_size"),
+    ("*.mlp.up_proj", "intermediate_size"),
+    ("*.intermediate.dense", "intermediate_size"),
+    ("*.mlp.c_fc", "n_inner"),
+    ("*.mlp.fc1", "intermediate_size"),
+    ("*.mlp.dense_h_to_4h", "ffn_hidden_size"),  # Falcon
+    ("*.mlp.dense_h_to_4h", "intermediate_size"),  # GPT-NeoX
+    ("*.DenseReluDense.wi", "d_ff"),  # T5
+    ("*encoder.layers.*.fc1", "encoder_ffn_dim"),  # Whisper, BART
+    ("*decoder.layers.*.fc1", "decoder_ffn_dim"),
+    ("*decoder.layers.*.fc1", "ffn_dim"),  # OPT
 )
 
 
@@ -34,7 +44,8 @@ def hf_spec(model: nn.Module) -> ModelSpec | None:
     if not is_hf_model(model):
         return None
     config = json.loads(model.config.to_json_string(use_diff=False))
-    return ModelSpec("hf_config", type(model).__name__, {"config": config})
+    kwargs = {"config": config, "module": type(model).__module__}
+    return ModelSpec("hf_config", type(model).__name__, kwargs)
 
 
 def build_hf(spec: ModelSpec) -> nn.Module:
@@ -42,10 +53,15 @@ def build_hf(spec: ModelSpec) -> nn.Module:
     import transformers
 
     cls = getattr(transformers, spec.name, None)
+    module = str(spec.kwargs.get("module") or "")
+    if cls is None and module.startswith("transformers."):  # a part (WhisperEncoder)
+        with contextlib.suppress(ImportError):
+            cls = getattr(importlib.import_module(module), spec.name, None)
     if not isinstance(cls, type) or not issubclass(cls, nn.Module):
         raise PrunekitError(
-            f"base.json names transformers class {spec.name!r}, which this transformers "
-            f"{transformers.__version__} does not have; fix: install the version it was saved with"
+            f"base.json names transformers class {spec.name!r} ({module or 'top level'}), which "
+            f"transformers {transformers.__version__} does not have; fix: install the version "
+            "it was saved with, or save and load with base=factory (a function building it)"
         )
     config = cls.config_class.from_dict(dict(spec.kwargs.get("config") or {}))
     return cls(config)
@@ -72,14 +88,16 @@ def config_edits(model: nn.Module) -> list[AttrEdit]:
         head_dims = {spec.head_dim for spec in specs}
         if len(head_dims) == 1 and _reads_head_dim(config):
             wanted["head_dim"] = head_dims.pop()
-    for suffix, name in _MLP_WIDTH:
+    for pattern, name in _MLP_WIDTH:
         widths = {
             m.weight.shape[0 if isinstance(m, nn.Linear) else 1]
             for p, m in model.named_modules()
-            if p.endswith(suffix)
+            if fnmatch.fnmatchcase(p, pattern) and isinstance(getattr(m, "weight", None), Tensor)
         }
         if len(widths) == 1 and hasattr(config, name):
             wanted[name] = int(widths.pop())
+    if hidden is not None and getattr(config, "word_embed_proj_dim", None) == config.hidden_size:
+        wanted["word_embed_proj_dim"] = hidden  # OPT: the embedding width, equal to hidden here
     return [
         AttrEdit("", f"config.{name}", value)
         for name, value in wanted.items()
@@ -106,35 +124,9 @@ def _reads_head_dim(config: Any) -> bool:
     return getattr(config, "model_type", "") not in ("bert", "gpt2", "roberta", "distilbert")
 
 
-def save_pretrained(model: nn.Module, directory: str | os.PathLike[str]) -> Path:
-    """``model.save_pretrained(directory)`` after checking that the config rebuilds exactly these
-    shapes; otherwise a clear error naming the first tensor it cannot express."""
-    model = getattr(model, "model", model) if not isinstance(model, nn.Module) else model
-    if not is_hf_model(model):
-        raise PrunekitError(
-            f"pk.save_pretrained needs a transformers model, got {type(model).__name__}; "
-            "fix: use pk.save, which saves any model"
-        )
-    import torch
+def save_pretrained(model: nn.Module, directory: str | os.PathLike[str], **options: Any) -> Path:
+    """``pk.save_pretrained``: see ``prunekit.models.hf_save.save_pretrained`` (kept here, where
+    earlier releases documented it)."""
+    from prunekit.models.hf_save import save_pretrained as checked
 
-    try:
-        with torch.device("meta"):
-            rebuilt = type(model)(model.config)
-    except Exception as exc:
-        raise PrunekitError(
-            f"the config of {type(model).__name__} cannot describe the pruned model ({exc}); "
-            "fix: use pk.save / pk.load, which save any pruned model"
-        ) from exc
-    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    for name, tensor in rebuilt.state_dict().items():
-        if name in ours and ours[name] != tuple(tensor.shape):
-            raise PrunekitError(
-                f"the config of {type(model).__name__} cannot express the pruned shapes: "
-                f"{name} is {list(ours[name])} but the config builds {list(tensor.shape)} "
-                "(layers pruned differently, or a family whose config derives the head size "
-                "from hidden_size / num_attention_heads); fix: use pk.save / pk.load, or prune "
-                "with ChannelConfig(scope='local') and heads/hidden kept expressible"
-            )
-    out = Path(directory)
-    model.save_pretrained(out)
-    return out
+    return checked(model, directory, **options)
