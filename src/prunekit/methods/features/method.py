@@ -114,6 +114,7 @@ def _sparse_training(
         weight_decay=config.weight_decay,
     )
     step, history = 0, []
+    running: torch.Tensor | None = None  # Taylor scores averaged over the steps
     model.train()
     for _epoch in range(config.epochs):
         for batch in train_data:
@@ -123,7 +124,11 @@ def _sparse_training(
             optimizer.zero_grad(set_to_none=True)
             loss = batch_loss(model, batch, loss_fn)
             loss.backward()
-            masked = _lowest(features.scores(config.criterion), round(s_in * size))
+            scores = features.scores(config.criterion)
+            if config.criterion == "taylor":
+                running = scores if running is None else 0.9 * running + 0.1 * scores
+                scores = running
+            masked = _lowest(scores, round(s_in * size))
             removed = _hidden_masks(model, groups, s_hidden)
             optimizer.step()
             features.zero(masked)
