@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 import prunekit as pk
 from prunekit.methods.features.schedule import SCHEDULES, sparsity
+from tests.learned import column_mlp, column_selection, informative_columns
 
 
 @pytest.mark.parametrize("kind", SCHEDULES)
@@ -22,26 +22,8 @@ def test_schedules_start_at_zero_end_at_final_and_never_decrease(kind: str) -> N
     assert all(b >= a - 1e-12 for a, b in itertools.pairwise(values))
 
 
-def _informative() -> tuple[DataLoader, torch.Tensor]:
-    """Labels depend on features 3 and 7 only; the other 10 are noise."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(256, 12, generator=g)
-    y = ((x[:, 3] + x[:, 7]) > 0).long()
-    return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=False), x
-
-
-def _mlp() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 2))
-
-
 def test_the_informative_features_are_kept_and_the_model_takes_them(tmp_path: Path) -> None:
-    data, x = _informative()
-    names = tuple(f"f{i}" for i in range(12))
-    config = pk.FeatureConfig(
-        target=pk.Target(features=2 / 12), epochs=20, lr=1e-2, feature_names=names, hidden=0.25
-    )
-    result = pk.prune(_mlp(), config, example_inputs=x[:2], train_data=data)
+    result, _, x = column_selection(0)  # the same columns at every seed (docs/testing.md)
     assert result.details["kept_features"] == [3, 7]
     assert set(result.details["ranked"]) == {"f3", "f7"}
     model = result.model
@@ -52,30 +34,33 @@ def test_the_informative_features_are_kept_and_the_model_takes_them(tmp_path: Pa
     assert np.array_equal(selector(x.numpy()), x.numpy()[:, [3, 7]])
     assert result.after.params < result.before.params
     pk.save(result, tmp_path)
-    loaded = pk.load(tmp_path, base=_mlp)
+    loaded = pk.load(tmp_path, base=column_mlp)
     assert pk.feature_selector(loaded) == selector
     with torch.no_grad():
         assert torch.equal(loaded(selector(x)), model(selector(x)))
     with pytest.raises(pk.InputError, match="full inputs of shape"):
         selector(x[:, :5])
+    for pruned in (model, loaded):  # reliability row 28: the model itself names the fix
+        with pytest.raises(pk.InputError, match=r"got full inputs .*pk.feature_selector"):
+            pruned(x)
 
 
 def test_one_shot_schedule_keeps_the_requested_share() -> None:
-    data, x = _informative()
+    data, x = informative_columns(0)
     config = pk.FeatureConfig(target=pk.Target(features=0.5), epochs=3, schedule="one_shot")
-    result = pk.prune(_mlp(), config, example_inputs=x[:2], train_data=data)
+    result = pk.prune(column_mlp(), config, example_inputs=x[:2], train_data=data)
     assert len(result.details["kept_features"]) == 6
     selector = pk.feature_selector(result.model)
     assert selector is not None and result.model(selector(x)).shape == (256, 2)
 
 
 def test_bad_feature_requests_are_refused() -> None:
-    data, x = _informative()
+    data, x = informative_columns(0)
     with pytest.raises(pk.ConfigError, match="features="):
         pk.FeatureConfig(target=pk.Target(params=0.5))
     with pytest.raises(pk.ConfigError, match="feature_names has 3"):
         pk.prune(
-            _mlp(),
+            column_mlp(),
             pk.FeatureConfig(target=pk.Target(features=0.5), feature_names=("a", "b", "c")),
             example_inputs=x[:2],
             train_data=data,
@@ -97,4 +82,6 @@ def test_bad_feature_requests_are_refused() -> None:
             train_data=data,
         )
     with pytest.raises(pk.ConfigError, match="train_data"):
-        pk.prune(_mlp(), pk.FeatureConfig(target=pk.Target(features=0.5)), example_inputs=x[:2])
+        pk.prune(
+            column_mlp(), pk.FeatureConfig(target=pk.Target(features=0.5)), example_inputs=x[:2]
+        )

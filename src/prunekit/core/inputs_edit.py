@@ -131,6 +131,24 @@ def feature_selector(model: nn.Module) -> FeatureSelector | None:
     return selector if isinstance(selector, FeatureSelector) else None
 
 
+class _FullInputsGuard:
+    """A forward pre-hook on a feature-pruned model: full inputs (the shape before selection)
+    are refused with the fix, instead of a shape error deep inside the first layer."""
+
+    def __init__(self, selector: FeatureSelector) -> None:
+        self.selector = selector
+
+    def __call__(self, _module: nn.Module, args: tuple[Any, ...]) -> None:
+        first = args[0] if args else None
+        shape = tuple(self.selector.shape)
+        if isinstance(first, torch.Tensor) and tuple(first.shape[1:]) == shape:
+            raise InputError(
+                f"this feature-pruned model takes only the kept inputs ({len(self.selector.keep)} "
+                f"of {self.selector.size} {self.selector.axis} features); it got full inputs of "
+                f"shape {tuple(first.shape)}; fix: model(pk.feature_selector(model)(x))"
+            )
+
+
 @dataclass(frozen=True)
 class InputsEdit:
     """Record, in the plan, which input features the model takes (its FeatureSelector)."""
@@ -140,6 +158,10 @@ class InputsEdit:
 
     def apply(self, model: nn.Module, where: str) -> None:
         object.__setattr__(model, SELECTOR_ATTRIBUTE, self.selector)
+        hooks = model._forward_pre_hooks
+        for key in [k for k, hook in hooks.items() if isinstance(hook, _FullInputsGuard)]:
+            del hooks[key]
+        model.register_forward_pre_hook(_FullInputsGuard(self.selector))
 
     def to_json(self) -> dict[str, Any]:
         s = self.selector
