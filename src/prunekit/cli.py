@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from prunekit._version import __version__
 from prunekit.errors import PrunekitError
@@ -16,6 +17,10 @@ def _measure(args: argparse.Namespace) -> int:
 
     net = model(args.name)
     inputs = default_example_inputs(net, batch_size=args.batch_size)
+    if args.input_size is not None and isinstance(inputs, dict):
+        raise PrunekitError(
+            f"--input-size sets an image side; {args.name} takes tokens (16 of them), not images"
+        )
     if args.input_size is not None and not isinstance(inputs, dict):
         inputs = inputs.new_zeros(
             args.batch_size, *inputs.shape[1:-2], args.input_size, args.input_size
@@ -43,6 +48,8 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out or recipe.output
     if out is None:
         raise PrunekitError(f"{args.recipe} names no output directory; pass --out DIR")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise PrunekitError(f"--out {out} is a file; fix: name a directory (new or a run's)")
     run_recipe(recipe, out, force=args.force, progress=not args.quiet)
     markdown, page = write_report(out)
     print(f"prunekit run: done; report: {page} (markdown: {markdown})")
@@ -64,6 +71,17 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """An argparse type: an integer >= 1, else a usage error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed: it must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prunekit",
@@ -78,15 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument(
         "name", help="e.g. efficientnet_lite0, resnet18, timm:vit_tiny_patch16_224"
     )
-    measure.add_argument("--batch-size", type=int, default=1)
+    measure.add_argument("--batch-size", type=_positive, default=1)
     measure.add_argument(
         "--input-size",
-        type=int,
+        type=_positive,
         default=None,
         help="image side in pixels (default: the model's own)",
     )
     measure.add_argument(
-        "--threads", type=int, default=None, help="intra-op threads for latency (default: torch's)"
+        "--threads",
+        type=_positive,
+        default=None,
+        help="intra-op threads for latency (default: torch's)",
     )
     measure.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     measure.set_defaults(func=_measure)

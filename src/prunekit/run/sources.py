@@ -17,8 +17,22 @@ from prunekit.zoo.dataset import Dataset
 
 def build_model(name: str, options: dict[str, Any]) -> nn.Module:
     if name.startswith("python:"):
-        return _factory(name, "model.name")(**options)
-    return zoo_model(name, **options)
+        return _call(_factory(name, "model.name"), options, "model.options", name)
+    return _call(zoo_model, options, "model.options", name, name)
+
+
+def _call(factory: Any, options: dict[str, Any], field: str, name: str, *args: Any) -> Any:
+    """``factory(*args, **options)``; an option the factory does not take is named, with the
+    recipe field, instead of a raw TypeError."""
+    try:
+        return factory(*args, **options)
+    except TypeError as exc:
+        if not any(m in str(exc) for m in ("unexpected keyword", "multiple values", "required")):
+            raise
+        raise ConfigError(
+            f"recipe field {field} {options} does not fit {name}: {exc}; fix: check the option "
+            "names against the model's constructor"
+        ) from exc
 
 
 def build_data(name: str, options: dict[str, Any], seed: int) -> Dataset:
@@ -45,7 +59,11 @@ def _factory(spec: str, field: str) -> Any:
     try:
         module = importlib.import_module(parts[1])
     except ImportError as exc:
-        raise ConfigError(f"recipe field {field}: cannot import {parts[1]!r} ({exc})") from exc
+        raise ConfigError(
+            f"recipe field {field}: cannot import {parts[1]!r} ({exc}); fix: run prunekit from "
+            f"the directory that holds {parts[1].split('.')[0]}.py (or its package), or add that "
+            "directory to PYTHONPATH"
+        ) from exc
     factory = getattr(module, parts[2], None)
     if not callable(factory):
         raise ConfigError(f"recipe field {field}: {parts[1]} has no callable {parts[2]!r}")
