@@ -61,6 +61,7 @@ def test_points_and_plot(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.release  # six minutes: every benchmark script, before a release (.ci/run runs it)
 def test_harness_runs_end_to_end_on_the_tiny_profile(tmp_path: Path) -> None:
     out, doc = tmp_path / "results", tmp_path / "bench.md"
     command = [sys.executable, str(BENCH / "run.py"), "--profile", "tiny", "--out", str(out)]

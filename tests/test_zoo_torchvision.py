@@ -22,6 +22,32 @@ FAST = {
     "mnasnet0_5",
     "googlenet",
 }
+# The largest variants of families whose smaller members run in every test run: the same code
+# with more blocks or width, minutes each on 2 CPU cores. Checked before a release (`-m release`,
+# run by .ci/run after the README's test command).
+RELEASE = {
+    "vit_h_14",
+    "vit_l_16",
+    "vit_l_32",
+    "regnet_y_128gf",
+    "regnet_y_32gf",
+    "regnet_x_32gf",
+    "regnet_y_16gf",
+    "regnet_x_16gf",
+    "efficientnet_b5",
+    "efficientnet_b6",
+    "efficientnet_b7",
+    "efficientnet_v2_m",
+    "efficientnet_v2_l",
+    "convnext_large",
+    "swin_b",
+    "swin_v2_b",
+    "densenet161",
+    "densenet201",
+    "resnext101_64x4d",
+    "wide_resnet101_2",
+    "resnet152",
+}
 NATIVE_224 = ("vit_", "swin_", "maxvit_")
 # Residual-stream groups that fail the trial removal and are left whole (docs/core.md):
 # Swin's patch merging concatenates shifted slices of the stream, MaxViT's window partitions
@@ -45,12 +71,18 @@ SKIPPED = {
 def _size(name: str) -> int:
     if name.startswith(NATIVE_224):
         return 224
-    return 96 if name in ("inception_v3", "googlenet") else 64
+    if name == "inception_v3":
+        return 299  # its auxiliary head (training mode only) needs the native size
+    return 96 if name == "googlenet" else 64
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=() if n in FAST else pytest.mark.slow) for n in ALL]
-)
+def _marks(name: str) -> tuple[pytest.MarkDecorator, ...]:
+    if name in FAST:
+        return ()
+    return (pytest.mark.slow, pytest.mark.release) if name in RELEASE else (pytest.mark.slow,)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in ALL])
 def test_torchvision_model_keeps_the_invariant(name: str, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = pk.zoo.model(name)

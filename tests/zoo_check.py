@@ -7,7 +7,8 @@ group's channels:
    removed channels, then removing them, gives the same outputs (1e-5 relative);
 2. groups with it (LayerNorm, GroupNorm, attention scale): the pruned model gives the zeroed
    model's input to the first such norm, on the kept channels ("up to that point");
-3. the fully pruned model runs forward and backward with the original output shape;
+3. the fully pruned model runs forward and backward with the original output shape, in eval
+   mode and in training mode (where auxiliary heads run and batch norms use batch statistics);
 4. pk.save / pk.load of the fully pruned model is bit-exact.
 """
 
@@ -130,15 +131,18 @@ def check_model(model: nn.Module, inputs: Any, tmp: Path | None = None) -> ZooRe
     normalised_error = _first_norm_error(model, good, removal, inputs)
     plan = Plan(group_edits(model, good, removal))
     full = plan.apply(copy.deepcopy(model)).eval()
-    output = primary_output(call_model(full, inputs))
     with torch.no_grad():
         reference_shape = primary_output(call_model(model, inputs)).shape
-    assert output.shape == reference_shape
-    output.float().pow(2).mean().backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in full.parameters())
+    for training in (False, True):
+        full.train(training)
+        output = call_model(full, inputs)
+        assert primary_output(output).shape == reference_shape
+        sum(t.float().pow(2).mean() for t in _tensors(output)).backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in full.parameters())
+        full.zero_grad(set_to_none=True)
+    full.eval()
     params_kept = pk.core.metrics.count_params(full) / pk.core.metrics.count_params(model)
     if tmp is not None:
-        full.zero_grad(set_to_none=True)
         pk.save(full, tmp, plan=plan)
         loaded = pk.load(tmp)
         reloaded = loaded.state_dict()
@@ -149,6 +153,19 @@ def check_model(model: nn.Module, inputs: Any, tmp: Path | None = None) -> ZooRe
                 primary_output(call_model(loaded, inputs)), primary_output(call_model(full, inputs))
             )
     return ZooReport(len(groups), failed, exact, normalised_error, params_kept, graph.skipped)
+
+
+def _tensors(output: Any) -> list[torch.Tensor]:
+    """Every floating tensor of a model output that autograd can reach (aux heads included)."""
+    if isinstance(output, torch.Tensor):
+        return [output] if output.is_floating_point() and output.requires_grad else []
+    if hasattr(output, "to_tuple"):
+        output = output.to_tuple()
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, list | tuple):
+        return [t for item in output for t in _tensors(item)]
+    return []
 
 
 def _unexpected(pairs: list[tuple[str, str]], patterns: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -144,9 +144,12 @@ def _device(device: str | torch.device) -> torch.device:
 
 
 def _load_weights(model: nn.Module, weights: Path) -> None:
-    """Strict load that keeps the module's state-dict metadata (some modules check its version)
-    and restores tied tensors, which safetensors stores once."""
+    """Strict load in the saved dtype that keeps the module's state-dict metadata (some modules
+    check its version) and restores tied tensors, which safetensors stores once."""
     stored = load_file(str(weights))
+    saved_dtypes = {t.dtype for t in stored.values() if t.is_floating_point()}
+    if len(saved_dtypes) == 1:  # a half / bfloat16 save: the rebuilt base is float32
+        model.to(saved_dtypes.pop())
     expected = model.state_dict()
     by_storage: dict[tuple[int, tuple[int, ...]], str] = {}
     for name, tensor in expected.items():
