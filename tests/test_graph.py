@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 import prunekit as pk
+import prunekit.core.graph as graph_module
 from prunekit.core.graph import ChannelGraph
 from tests.nets import ConcatNet, ResidualNet
 
@@ -70,3 +71,33 @@ def test_a_conv_read_by_a_linear_through_flatten_is_a_group() -> None:
     vgg = pk.zoo.model("vgg11")
     graph = ChannelGraph(vgg, torch.zeros(1, 3, 32, 32))
     assert len(graph.groups()) == 10 and graph.skipped == []
+
+
+def test_an_expansion_past_its_work_budget_is_left_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analysis counts the index entries each root's expansion creates (not seconds, so every
+    machine finds the same groups); a root past the budget is skipped with the reason."""
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3)
+    )
+    x = torch.randn(1, 3, 12, 12)
+    assert len(ChannelGraph(net, x).groups()) == 2
+    monkeypatch.setattr(graph_module, "BUDGET_PER_LIMIT", 1e-4)  # a budget of a few entries
+    graph = ChannelGraph(net, x)
+    assert graph.groups() == []
+    assert {why for _, why in graph.skipped} == {
+        "dependency analysis failed: _AnalysisTooLargeError"
+    }
+
+
+def test_a_fused_qkv_expansion_is_left_whole_not_searched_for_minutes() -> None:
+    """Phi-3's qkv_proj: torch-pruning's expansion ran over 600 s on a one-layer model."""
+    from tests.hf_tiny import family
+
+    model = family("phi3")
+    graph = ChannelGraph(model, {"input_ids": torch.randint(0, 100, (2, 12))})
+    groups = graph.groups()
+    assert groups  # the rest of the model is analysed
+    reasons = dict(graph.skipped)
+    assert reasons["model.layers.0.self_attn.qkv_proj"] == (
+        "dependency analysis failed: _AnalysisTooLargeError"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -182,7 +183,7 @@ class ChannelGraph:
             channels = None if pruner is None else pruner.get_out_channels(module)
             if channels is None:
                 continue
-            budget.spent = 0
+            budget.reset()
             try:
                 tp_group = self._dg.get_pruning_group(
                     module, pruner.prune_out_channels, list(range(channels))
@@ -340,24 +341,39 @@ def _mapping_limit(model: nn.Module) -> int:
     return 4 * max(widest, 4096)
 
 
-# Index entries one root's expansion may create (mapped indices plus group items), in units of
-# the mapping limit. The largest group of the whole zoo needs under 0.1 of it (DenseNet-201's
-# concatenations: 59k entries); MaxViT's window reshapes spent 4.1 M (12 s) before failing.
-BUDGET_PER_LIMIT = 64
+# What one root's expansion may do, measured on the zoo (benchmarks/core.py analysis): the
+# largest real group creates 7.7 M index entries (timm resnest14d, layer4's split attention) and
+# visits one layer 97 times; MaxViT's window reshapes visit a layer 885 times (17.7 M entries,
+# 11 s) before failing, Phi-3's and Falcon's fused QKV loop for over 600 s. Past either bound
+# the root is left whole, in about a second for those.
+BUDGET_PER_LIMIT = 2048  # index entries, in units of the mapping limit (33 M at the minimum)
+MAX_VISITS = 256  # items added for one (layer, dimension) of one group
 
 
 class _WorkBudget:
-    """Counts the index entries the current root's expansion has created (deterministic, unlike
-    a clock: the same model gives the same groups on every machine)."""
+    """Counts what the current root's expansion has done (deterministic, unlike a clock: the
+    same model gives the same groups on every machine)."""
 
     def __init__(self, limit: int) -> None:
         self.limit, self.spent = limit, 0
+        self.visits: Counter[tuple[Any, Any]] = Counter()
+
+    def reset(self) -> None:
+        self.spent = 0
+        self.visits.clear()
 
     def spend(self, entries: int) -> None:
         self.spent += entries
         if self.spent > self.limit:
             raise _AnalysisTooLargeError(
                 f"the expansion created over {self.limit:,} index entries for one group"
+            )
+
+    def visit(self, target: Any, handler: Any) -> None:
+        self.visits[(target, handler)] += 1
+        if self.visits[(target, handler)] > MAX_VISITS:
+            raise _AnalysisTooLargeError(
+                f"the expansion reached one layer over {MAX_VISITS} times for one group"
             )
 
 
@@ -403,7 +419,8 @@ def _indexed_groups(budget: _WorkBudget) -> Iterator[None]:
     """torch-pruning asks "is (target, handler, indices) in the group already?" by scanning every
     item of the group and comparing index lists: quadratic in the group's size (MaxViT: 134 s of
     its 226 s listing). A set of the items' keys answers the same question in constant time.
-    Every item added spends ``budget``, so no expansion can loop for long."""
+    Every item added spends ``budget`` and counts as a visit of its layer, so no expansion can
+    loop for long."""
     from torch_pruning.dependency.group import Group
 
     add_dep, has_pruning_op = Group.add_dep, Group.has_pruning_op
@@ -413,6 +430,7 @@ def _indexed_groups(budget: _WorkBudget) -> Iterator[None]:
 
     def indexed_add(self: Any, dep: Any, idxs: Any) -> None:
         budget.spend(max(1, len(idxs)))
+        budget.visit(dep.target, dep.handler)
         add_dep(self, dep, idxs)
         self.__dict__.setdefault("_prunekit_keys", set()).add(key(dep, idxs))
 
