@@ -109,6 +109,15 @@ _DECODER = {
     "eos_token_id": 0,
     "pad_token_id": 0,
 }
+_FALCON = {
+    "hidden_size": 64,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "ffn_hidden_size": 128,
+    "vocab_size": 100,
+    "bos_token_id": 0,
+    "eos_token_id": 0,
+}
 _WHISPER = {
     "d_model": 64,
     "encoder_layers": 2,
@@ -146,19 +155,13 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {**_DECODER, "head_dim": 16, "query_pre_attn_scalar": 16, "sliding_window": 8},
     ),
     "phi3": ("Phi3ForCausalLM", "Phi3Config", dict(_DECODER)),
-    "falcon": (
+    "falcon": ("FalconForCausalLM", "FalconConfig", dict(_FALCON)),  # multi-query (Falcon-7B)
+    "falcon_grouped": (  # Falcon-40B's layout: each key/value head after its query heads
         "FalconForCausalLM",
         "FalconConfig",
-        {
-            "hidden_size": 64,
-            "num_hidden_layers": 4,
-            "num_attention_heads": 4,
-            "ffn_hidden_size": 128,
-            "vocab_size": 100,
-            "bos_token_id": 0,
-            "eos_token_id": 0,
-        },
+        {**_FALCON, "new_decoder_architecture": True, "num_kv_heads": 2},
     ),
+    "falcon_mha": ("FalconForCausalLM", "FalconConfig", {**_FALCON, "multi_query": False}),
     "opt": (
         "OPTForCausalLM",
         "OPTConfig",

@@ -89,10 +89,16 @@ def test_an_expansion_past_its_work_budget_is_left_whole(monkeypatch: pytest.Mon
     }
 
 
-def test_a_fused_qkv_expansion_is_left_whole_not_searched_for_minutes() -> None:
-    """Phi-3's qkv_proj: torch-pruning's expansion ran over 600 s on a one-layer model."""
+def test_a_fused_qkv_expansion_is_left_whole_not_searched_for_minutes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fused QKV layout no head finder knows (Phi-3's, with its finder removed): torch-pruning's
+    expansion ran over 600 s on a one-layer model."""
+    from prunekit.core import heads
+    from prunekit.models.heads import hf_phi3
     from tests.hf_tiny import family
 
+    monkeypatch.setattr(heads, "HEAD_FINDERS", [f for f in heads.HEAD_FINDERS if f is not hf_phi3])
     model = family("phi3")
     graph = ChannelGraph(model, {"input_ids": torch.randint(0, 100, (2, 12))})
     groups = graph.groups()
@@ -101,3 +107,19 @@ def test_a_fused_qkv_expansion_is_left_whole_not_searched_for_minutes() -> None:
     assert reasons["model.layers.0.self_attn.qkv_proj"] == (
         "dependency analysis failed: _AnalysisTooLargeError"
     )
+
+
+def test_phi3_heads_form_one_group_across_layers() -> None:
+    """Phi-3 reads the query width from its model-wide config: every layer keeps the same number
+    of heads, so unit i of every layer is one root channel."""
+    from tests.hf_tiny import family
+
+    model = family("phi3")
+    graph = ChannelGraph(model, {"input_ids": torch.randint(0, 100, (2, 12))})
+    groups = [g for g in graph.groups() if g.root.endswith("self_attn")]
+    assert graph.skipped == []
+    assert len(groups) == 1 and groups[0].size == 2  # key/value heads, each with 2 query heads
+    paths = {m.path for m in groups[0].members}
+    assert paths == {
+        f"model.layers.{i}.self_attn.{p}" for i in range(4) for p in ("qkv_proj", "o_proj")
+    }

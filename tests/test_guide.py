@@ -40,3 +40,16 @@ def test_every_python_block_of_a_method_page_runs(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _run_blocks(DOCS / "methods" / f"{method}.md", 1)
+
+
+def test_every_test_the_reliability_table_names_exists() -> None:
+    text = (DOCS / "reliability.md").read_text()
+    named = re.findall(r"`(?:tests/)?(test_\w+\.py|zoo_check\.py)::(\w+)(?:\[[^\]]*\])?`", text)
+    assert len(named) > 40
+    tests = DOCS.parent / "tests"
+    missing = [
+        (f, name)
+        for f, name in named
+        if not (tests / f).is_file() or f"def {name}(" not in (tests / f).read_text()
+    ]
+    assert missing == []

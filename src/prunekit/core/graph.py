@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.heads import HeadSpec, counts, find_heads, head_members, projection_paths
+from prunekit.core.heads import HeadSpec, find_heads, head_members, projection_paths, units
 from prunekit.core.inputs import ExampleInputs, call_model, split_inputs
 from prunekit.core.modes import eval_mode
 from prunekit.core.surgery import dim_size, get_module, is_custom_norm, is_transposed_linear
@@ -153,18 +153,30 @@ class ChannelGraph:
                 group = self._convert(tp_group)
                 if group is not None:
                     found.append(group)
-        found.extend(g for g in map(self._head_group, self.heads) if g.size > 1)
+        own = [[spec] for spec in self.heads if not spec.model_wide]
+        shared = [spec for spec in self.heads if spec.model_wide]
+        candidates = [self._head_group(specs) for specs in [*own, shared] if specs]
+        found.extend(g for g in candidates if g is not None and g.size > 1)
         return found
 
-    def _head_group(self, spec: HeadSpec) -> ChannelGroup:
-        """The heads of one attention module; a root channel is one key/value head unit."""
+    def _head_group(self, specs: list[HeadSpec]) -> ChannelGroup | None:
+        """The heads of attention modules that keep the same count; a root channel is one head
+        unit (core/heads.py). Modules reading their count from one model-wide setting (Phi-3's
+        config) form one group, so every layer keeps the same number of heads: root channel i
+        is unit i of every layer."""
+        sizes = {units(self.model, spec) for spec in specs}
+        if len(sizes) != 1:
+            why = "head counts differ across layers, but the model reads one model-wide count"
+            self.skipped.extend((spec.path, why) for spec in specs)
+            return None
         members, roots = [], []
-        for path, dim, local, units in head_members(self.model, spec):
-            members.append(Member(path, dim, tuple(local)))
-            roots.append(tuple(units))
+        for spec in specs:
+            for path, dim, local, unit in head_members(self.model, spec):
+                members.append(Member(path, dim, tuple(local)))
+                roots.append(tuple(unit))
         return ChannelGroup(
-            root=spec.path,
-            size=counts(self.model, spec)[1],
+            root=specs[0].path,
+            size=sizes.pop(),
             members=tuple(members),
             _root_of=tuple(roots),
         )

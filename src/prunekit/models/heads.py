@@ -15,6 +15,8 @@ _HEAD_COUNTS = (
     ("num_heads", "heads"),
     ("num_attention_heads", "heads"),
     ("num_key_value_heads", "kv_heads"),
+    ("num_kv_heads", "kv_heads"),  # Falcon
+    ("num_key_value_groups", "groups"),
 )
 
 
@@ -129,7 +131,59 @@ def hf_gpt2(model: nn.Module) -> list[HeadSpec]:
     return specs
 
 
+def hf_phi3(model: nn.Module) -> list[HeadSpec]:
+    """HF Phi-3: queries, keys and values in blocks of one qkv_proj. The query width is read
+    from the model-wide config, so every layer keeps the same number of heads."""
+    specs = []
+    for path, module in model.named_modules():
+        head_dim = _int(module, "head_dim")
+        if head_dim is None or not _linears(module, "qkv_proj", "o_proj") or not path:
+            continue
+        if not hasattr(getattr(module, "config", None), "num_attention_heads"):
+            continue
+        q_width = module.o_proj.in_features
+        kv_width = (module.qkv_proj.out_features - q_width) // 2
+        qkv = f"{path}.qkv_proj"
+        parts = (Projection(qkv, 0), Projection(qkv, q_width), Projection(qkv, q_width + kv_width))
+        attributes = _counted(module, ())
+        specs.append(HeadSpec(path, head_dim, *parts, f"{path}.o_proj", attributes, "blocks", True))
+    return specs
+
+
+def hf_query_key_value(model: nn.Module) -> list[HeadSpec]:
+    """HF GPT-NeoX and Falcon: one query_key_value layer and a dense output. GPT-NeoX and
+    Falcon (multi-head or grouped, "new decoder architecture") interleave each key/value
+    head's queries, key and value; Falcon's multi-query layout has all queries, then the key
+    and the value. Falcon with ALiBi (a slope per head position) is left whole."""
+    specs = []
+    for path, module in model.named_modules():
+        neox, falcon = _int(module, "head_size"), hasattr(module, "new_decoder_architecture")
+        head_dim = neox or (_int(module, "head_dim") if falcon else None)  # not BLOOM's layout
+        if head_dim is None or not _linears(module, "query_key_value", "dense") or not path:
+            continue
+        if getattr(getattr(module, "config", None), "alibi", False):
+            continue
+        qkv, q_width = f"{path}.query_key_value", module.dense.in_features
+        mqa = bool(getattr(module, "multi_query", False)) and not getattr(
+            module, "new_decoder_architecture", False
+        )
+        parts = (Projection(qkv, 0), Projection(qkv, q_width), Projection(qkv, q_width + head_dim))
+        layout = "blocks" if mqa else "grouped"
+        specs.append(
+            HeadSpec(path, head_dim, *parts, f"{path}.dense", _counted(module, ()), layout)
+        )
+    return specs
+
+
 def register() -> None:
-    for finder in (timm_attention, hf_separate_projections, hf_bert, hf_gpt2):
+    finders = (
+        timm_attention,
+        hf_separate_projections,
+        hf_bert,
+        hf_gpt2,
+        hf_phi3,
+        hf_query_key_value,
+    )
+    for finder in finders:
         if finder not in HEAD_FINDERS:
             HEAD_FINDERS.append(finder)

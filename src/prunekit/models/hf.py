@@ -101,8 +101,15 @@ def config_edits(model: nn.Module) -> list[AttrEdit]:
     return [
         AttrEdit("", f"config.{name}", value)
         for name, value in wanted.items()
-        if getattr(config, name, None) != value
+        if getattr(config, name, None) != value and _settable(config, name)
     ]
+
+
+def _settable(config: Any, name: str) -> bool:
+    """A field, not a value the config derives (Falcon's head_dim is hidden_size / heads): a
+    derived value that disagrees makes save_pretrained refuse, with the reason."""
+    attribute = getattr(type(config), name, None)
+    return not (isinstance(attribute, property) and attribute.fset is None)
 
 
 def _hidden_width(model: nn.Module) -> int | None:
