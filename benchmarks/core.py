@@ -1,5 +1,6 @@
 """Structural-core benchmark: latency of channel-pruned models at 2x fewer MACs, and the time
-of dependency analysis for every torchvision classification model.
+of dependency analysis for every torchvision classification model and every timm model of the
+zoo tests (tests/test_zoo_timm.py), at 224 px.
 
     .venv/bin/python benchmarks/core.py latency  [--threads 2] [--out benchmarks/results]
     .venv/bin/python benchmarks/core.py analysis [--out benchmarks/results]
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -61,8 +63,13 @@ def latency(threads: int | None, round_to: int, scope: str) -> dict[str, Any]:
 
 
 def analysis() -> dict[str, Any]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.test_zoo_timm import MODELS as TIMM
+
+    names = [*torchvision.models.list_models(module=torchvision.models)]
+    names += [f"timm:{name}" for name in TIMM]
     rows = []
-    for name in torchvision.models.list_models(module=torchvision.models):
+    for name in names:
         model = pk.zoo.model(name).eval()
         side = 299 if name == "inception_v3" else 224
         x = torch.randn(1, 3, side, side)
