@@ -142,3 +142,15 @@ def test_recipe_options_typo_is_a_config_error_from_python(tmp_path: Path) -> No
     )
     with pytest.raises(pk.ConfigError, match="num_clases"):
         pipeline.run_recipe(recipe, tmp_path / "run", progress=False)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [pk.SFPConfig(rate=0.3, epochs=1), pk.LayerConfig(target=pk.Target(layers=0.5))],
+)
+def test_a_loss_the_method_would_not_use_is_refused(config: object) -> None:
+    """SFP trains with its own cross-entropy: a loss_fn passed to it used to be dropped."""
+    data = [(X, torch.tensor([0, 1, 2, 3]))]
+    model = _model()
+    with pytest.raises(pk.ConfigError, match=r"does not take loss_fn=.*fix: drop loss_fn"):
+        pk.prune(model, config, example_inputs=X, train_data=data, loss_fn=nn.MSELoss())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from prunekit.core.inputs import ExampleInputs, split_inputs
 from prunekit.core.metrics import Metrics, measure
 from prunekit.core.modes import eval_mode
 from prunekit.core.plan import Plan
-from prunekit.errors import InputError
+from prunekit.errors import ConfigError, InputError
 from prunekit.methods.registry import method_for
 from prunekit.models.hf import hf_spec
 from prunekit.models.spec import ModelSpec, attach_plan, attach_spec, plan_of, spec_of
@@ -76,6 +77,13 @@ def prune(
         )
     split_inputs(example_inputs)
     method = method_for(config)
+    if loss_fn is not None and "loss_fn" not in inspect.signature(method).parameters:
+        raise ConfigError(
+            f"{type(config).__name__} does not take loss_fn=: it would train or score with its "
+            "own loss (cross-entropy for SFP/CR-SFP) or none (layer removal), never yours; fix: "
+            "drop loss_fn, or use a method that takes it (channel, basis, double, adaptive, "
+            "features, SGLP)"
+        )
     base = spec_of(model) or hf_spec(model)  # before any edit (inplace=True edits model)
     history = plan_of(model)  # edits already applied to the base (a model pruned before)
     modes = {name: module.training for name, module in model.named_modules()}
