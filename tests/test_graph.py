@@ -123,3 +123,13 @@ def test_phi3_heads_form_one_group_across_layers() -> None:
     assert paths == {
         f"model.layers.{i}.self_attn.{p}" for i in range(4) for p in ("qkv_proj", "o_proj")
     }
+
+
+def test_phi3_heads_are_left_whole_when_one_layer_is_ignored() -> None:
+    """Pruning the other layers' heads would break the one count they all read."""
+    from tests.hf_tiny import family
+
+    model = family("phi3")
+    ignore = [model.model.layers[0].self_attn.o_proj]
+    graph = ChannelGraph(model, {"input_ids": torch.randint(0, 100, (2, 12))}, ignore=ignore)
+    assert not [g for g in graph.groups() if g.root.endswith("self_attn")]

@@ -92,12 +92,15 @@ class ChannelGraph:
         self.train_only = train_only_modules(model, example_inputs)
         traced = copy.deepcopy(model) if self.train_only else model
         ignored = {get_module(traced, name) for name, m in model.named_modules() if m in ignore}
+        ignored_names = {name for name, m in traced.named_modules() if m in ignored}
+        specs = find_heads(model)
         self.heads = [
             spec
-            for spec in find_heads(model)
-            if not {spec.path, spec.output, *projection_paths(spec)}
-            & {name for name, m in traced.named_modules() if m in ignored}
+            for spec in specs
+            if not {spec.path, spec.output, *projection_paths(spec)} & ignored_names
         ]
+        if any(s.model_wide and s not in self.heads for s in specs):  # one count for all layers
+            self.heads = [s for s in self.heads if not s.model_wide]
         self._names = {module: name for name, module in traced.named_modules()}
         self._param_names = {param: name for name, param in traced.named_parameters()}
         self._opaque: set[Any] = set()  # pseudo-op nodes whose index mapping failed
