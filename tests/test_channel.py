@@ -153,7 +153,7 @@ def test_bad_configs_and_inputs(resnet18: nn.Module) -> None:
             pk.ChannelConfig(target=pk.Target(params=0.5)),
             example_inputs=torch.randn(2, 1, 64, 64),
         )
-    with pytest.raises(pk.ConfigError, match="expected one of pk.ChannelConfig"):
+    with pytest.raises(pk.ConfigError, match=r"expected one of .*pk\.ChannelConfig"):
         pk.prune(resnet18, {"target": 0.5}, example_inputs=X64)
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import prunekit as pk
+from prunekit.methods.registry import entries
 
 T = pk.Target
 
@@ -65,6 +66,10 @@ def _prune(method: str, global_seed: int) -> pk.PruneResult:
     model = factory()
     torch.manual_seed(global_seed)  # only the config's seed may matter
     return pk.prune(model, config, example_inputs=data[0][0][:2], train_data=data, val_data=data)
+
+
+def test_every_registered_method_has_a_case() -> None:
+    assert set(CASES) == {entry.name for entry in entries()}
 
 
 @pytest.mark.parametrize("method", sorted(CASES))

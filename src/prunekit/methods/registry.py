@@ -1,44 +1,70 @@
-"""Config type -> method: the one place that knows every method (PEFT-style registry)."""
+"""The one place that knows every method: each method folder registers itself here, in its
+``__init__.py``, with one ``register`` call per config type (PEFT-style). ``pk.prune``, recipes,
+the run pipeline and the cross-method tests read this registry; none keeps its own list.
+
+Adding a method: a new folder under ``methods/`` whose ``__init__.py`` calls ``register``, plus
+its import in ``methods/__init__.py`` (docs/architecture.md, "Adding a method").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from prunekit.errors import ConfigError
-from prunekit.methods.adaptive.config import AdaptiveConfig
-from prunekit.methods.adaptive.method import prune_adaptive
-from prunekit.methods.basis.config import BasisConfig, DoubleConfig
-from prunekit.methods.basis.method import prune_basis, prune_double
-from prunekit.methods.channel.config import ChannelConfig
-from prunekit.methods.channel.method import prune_channels
-from prunekit.methods.features.config import FeatureConfig
-from prunekit.methods.features.method import prune_features
-from prunekit.methods.layers.config import LayerConfig
-from prunekit.methods.layers.method import prune_layers
-from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
-from prunekit.methods.sfp.method import prune_sfp
-from prunekit.methods.sglp.config import SGLPConfig
-from prunekit.methods.sglp.method import prune_sglp
+from prunekit.errors import ConfigError, UnknownNameError
 
 Method = Callable[..., Any]
 
-METHODS: dict[type, Method] = {
-    ChannelConfig: prune_channels,
-    BasisConfig: prune_basis,
-    DoubleConfig: prune_double,
-    LayerConfig: prune_layers,
-    FeatureConfig: prune_features,
-    SFPConfig: prune_sfp,
-    CRSFPConfig: prune_sfp,
-    SGLPConfig: prune_sglp,
-    AdaptiveConfig: prune_adaptive,
-}
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """One method: its recipe name (``method.name``), its config dataclass, the function that
+    prunes (``(model, config, example_inputs, train_data=, val_data=, loss_fn=)`` and returns a
+    ``MethodOutcome``), whether it trains with checkpoints it can resume from (its config has
+    ``checkpoint_dir``, which the run pipeline points at the run's checkpoints) and the docs page
+    that explains it (relative to docs/)."""
+
+    name: str
+    config: type
+    prune: Method
+    resumable: bool
+    page: str
+
+
+_ENTRIES: dict[str, MethodEntry] = {}
+
+
+def register(entry: MethodEntry) -> None:
+    """Called by each method folder's ``__init__.py``; a name or config type registered twice
+    is a programming error."""
+    for known in _ENTRIES.values():
+        if entry.config is known.config and entry.name != known.name:
+            raise ValueError(f"{entry.config.__name__} is already registered as {known.name!r}")
+    _ENTRIES[entry.name] = entry
+
+
+def entries() -> list[MethodEntry]:
+    """Every registered method, in registration order."""
+    import prunekit.methods  # noqa: F401  (its __init__ imports every method folder)
+
+    return list(_ENTRIES.values())
+
+
+def entry_named(name: str) -> MethodEntry:
+    by_name = {e.name: e for e in entries()}
+    if name not in by_name:
+        raise UnknownNameError("method", name, list(by_name), hint=" (recipe field method.name)")
+    return by_name[name]
+
+
+def entry_for(config: object) -> MethodEntry:
+    for entry in entries():
+        if type(config) is entry.config:
+            return entry
+    known = ", ".join(f"pk.{e.config.__name__}" for e in entries())
+    raise ConfigError(f"config is a {type(config).__name__}; expected one of {known}")
 
 
 def method_for(config: object) -> Method:
-    for config_type, method in METHODS.items():
-        if type(config) is config_type:
-            return method
-    known = ", ".join(f"pk.{t.__name__}" for t in METHODS)
-    raise ConfigError(f"config is a {type(config).__name__}; expected one of {known}")
+    return entry_for(config).prune

@@ -16,6 +16,7 @@ from prunekit.api import prune
 from prunekit.core.inputs_edit import feature_selector
 from prunekit.core.metrics import measure
 from prunekit.io.save import load, save
+from prunekit.methods.registry import entry_for
 from prunekit.run.recipe import Recipe, TrainSection
 from prunekit.run.sources import build_data, build_model
 from prunekit.run.workspace import State, Workspace
@@ -69,7 +70,7 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
     if not state.done("prune"):
         _say(progress, f"seed {seed}: pruning with {recipe.method.name}")
         config = recipe.method_config(seed)
-        if getattr(config, "checkpoint_dir", "") is None:  # methods that train: resumable
+        if entry_for(config).resumable and config.checkpoint_dir is None:
             config = dataclasses.replace(config, checkpoint_dir=str(checkpoints / "method"))
         result = prune(dense, config, example_inputs=example, train_data=train, val_data=val)
         save(result, directory / "pruned")

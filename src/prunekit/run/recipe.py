@@ -7,33 +7,15 @@ import dataclasses
 import hashlib
 import json
 import os
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from prunekit.core.target import Target
-from prunekit.errors import ConfigError, UnknownNameError
-from prunekit.methods.adaptive.config import AdaptiveConfig
-from prunekit.methods.basis.config import BasisConfig, DoubleConfig
-from prunekit.methods.channel.config import ChannelConfig
-from prunekit.methods.features.config import FeatureConfig
-from prunekit.methods.layers.config import LayerConfig
-from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
-from prunekit.methods.sglp.config import SGLPConfig
-
-METHODS: dict[str, type] = {
-    "channel": ChannelConfig,
-    "basis": BasisConfig,
-    "double": DoubleConfig,
-    "adaptive": AdaptiveConfig,
-    "sglp": SGLPConfig,
-    "layers": LayerConfig,
-    "sfp": SFPConfig,
-    "crsfp": CRSFPConfig,
-    "features": FeatureConfig,
-}
+from prunekit.errors import ConfigError
+from prunekit.methods.registry import entry_named
 
 
 class _Strict(BaseModel):
@@ -92,38 +74,55 @@ class Recipe(_Strict):
 
 
 def _with(config: Any, **values: Any) -> Any:
-    """``config`` with the given fields replaced where it has them (nested in DoubleConfig)."""
-    names = {f.name for f in dataclasses.fields(config)}
-    if isinstance(config, DoubleConfig):
-        return DoubleConfig(_with(config.channel, **values), _with(config.basis, **values))
-    return dataclasses.replace(config, **{k: v for k, v in values.items() if k in names})
+    """``config`` with the given fields replaced where it has them, in nested configs too
+    (DoubleConfig's channel and basis)."""
+    changes = {}
+    for f in dataclasses.fields(config):
+        current = getattr(config, f.name)
+        if f.name in values:
+            changes[f.name] = values[f.name]
+        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
+            changes[f.name] = _with(current, **values)
+    return dataclasses.replace(config, **changes)
 
 
 def build_config(method: str, fields: dict[str, Any], where: str) -> Any:
-    if method not in METHODS:
-        raise UnknownNameError("method", method, list(METHODS), hint=" (recipe field method.name)")
-    cls = METHODS[method]
-    known = {f.name: f for f in dataclasses.fields(cls)}
+    """The config of the registered method ``method`` from a recipe's mapping."""
+    return decode(entry_named(method).config, fields, where)
+
+
+def decode(cls: type, fields: dict[str, Any], where: str) -> Any:
+    """A config dataclass from YAML values: unknown fields are named, a mapping given to a
+    field whose type is a dataclass (``Target``, DoubleConfig's nested configs) is decoded as
+    one, and YAML lists become tuples."""
+    known = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(fields) - set(known))
     if unknown:
         raise ConfigError(
             f"recipe field {where}.{unknown[0]} is not a field of {cls.__name__}; "
             f"known fields: {', '.join(known)}"
         )
-    values = dict(fields)
-    if isinstance(values.get("target"), dict):
-        values["target"] = Target.from_dict(values["target"])
-    if cls is DoubleConfig:
-        for name, sub in (("channel", "channel"), ("basis", "basis")):
-            if isinstance(values.get(name), dict):
-                values[name] = build_config(sub, values[name], f"{where}.{name}")
-    for name, value in values.items():  # YAML lists for tuple fields
-        if isinstance(value, list):
-            values[name] = tuple(value)
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in fields.items():
+        inner = _dataclass_in(hints.get(name))
+        if isinstance(value, dict) and inner is not None:
+            value = decode(inner, value, f"{where}.{name}")
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
     try:
         return cls(**values)
     except TypeError as exc:
         raise ConfigError(f"recipe field {where}: {exc}") from exc
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    """The dataclass a type hint names (``Target``, ``Target | None``), if any."""
+    for candidate in (hint, *typing.get_args(hint)):
+        if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
+            return candidate
+    return None
 
 
 PACKAGED = Path(__file__).resolve().parent.parent / "recipes"
