@@ -12,10 +12,6 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 # (importing module, imported module) pairs allowed until issue 20 moves what they share
 KNOWN_IMPORTS = {
     ("prunekit.io.rebuild", "prunekit.zoo.models"),
-    ("prunekit.methods.sglp.config", "prunekit.methods.layers.budget"),
-    ("prunekit.methods.sglp.gradnorm", "prunekit.methods.layers.budget"),
-    ("prunekit.methods.sglp.method", "prunekit.methods.layers.budget"),
-    ("prunekit.methods.sglp.method", "prunekit.methods.layers.method"),
 }
 KNOWN_LONG = {"prunekit/core/graph.py"}
 # methods/outcome.py and methods/registry.py; the package itself imports every method folder

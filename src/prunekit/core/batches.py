@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from prunekit.core.inputs import ExampleInputs, call_model, model_device, primary_output
-from prunekit.errors import InputError
+from prunekit.errors import ConfigError, InputError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -139,3 +139,11 @@ def take(data: Iterable[Any], count: int, what: str) -> Iterator[Any]:
         yield batch
     if used == 0:
         raise InputError(f"{what} yielded no batch")
+
+
+def scoring_data(train_data: Iterable[Any] | None, val_data: Iterable[Any] | None, what: str):
+    """The batches a criterion scores on: ``val_data``, else ``train_data``."""
+    data = val_data if val_data is not None else train_data
+    if data is None:
+        raise ConfigError(f"{what} needs data: pass val_data= (or train_data=) to pk.prune")
+    return data

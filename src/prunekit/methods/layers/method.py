@@ -9,36 +9,13 @@ from typing import Any
 
 from torch import nn
 
+from prunekit.core.batches import scoring_data
 from prunekit.core.inputs import ExampleInputs
-from prunekit.core.plan import Plan
-from prunekit.core.units import Unit, find_units, keeping_one_per_list, removal_edits
-from prunekit.errors import ConfigError
-from prunekit.methods.layers.budget import choose
+from prunekit.core.layer_budget import choose
+from prunekit.core.units import find_units, keeping_one_per_list
 from prunekit.methods.layers.config import LayerConfig
 from prunekit.methods.layers.scores import angular_runs, block_influence
-from prunekit.methods.outcome import MethodOutcome
-
-
-def scoring_data(train_data: Iterable[Any] | None, val_data: Iterable[Any] | None, what: str):
-    data = val_data if val_data is not None else train_data
-    if data is None:
-        raise ConfigError(f"{what} needs data: pass val_data= (or train_data=) to pk.prune")
-    return data
-
-
-def finish(
-    model: nn.Module, units: list[Unit], removed: list[str], details: dict[str, Any]
-) -> MethodOutcome:
-    plan = Plan(removal_edits(model, units, removed))
-    plan.apply(model)
-    details = {
-        "units": [u.path for u in units],
-        "removable": [u.path for u in units if u.removable],
-        "kept_whole": {u.path: u.why for u in units if not u.removable},
-        "removed": sorted(removed, key=[u.path for u in units].index),
-        **details,
-    }
-    return MethodOutcome(model, plan, details)
+from prunekit.methods.outcome import MethodOutcome, finish_layer_removal
 
 
 def prune_layers(
@@ -83,6 +60,6 @@ def prune_layers(
         return ranking[:count]
 
     choice = choose(model, units, example_inputs, config.target, select)
-    return finish(
+    return finish_layer_removal(
         model, units, choice.removed, {"scores": scores, "kept_fractions": choice.fractions}
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prunekit.core.layer_budget import check_target
 from prunekit.core.target import Target
 from prunekit.errors import ConfigError
-from prunekit.methods.layers.budget import check_target
 from prunekit.methods.sglp.cka import ESTIMATORS
 
 SEQUENCES = ("colsum", "rows")

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from prunekit.core.batches import LossFn, batch_loss
+from prunekit.core.layer_budget import apply
 from prunekit.core.units import Unit
-from prunekit.methods.layers.budget import apply
 
 
 def grad_norm(

@@ -10,14 +10,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import LossFn, take
+from prunekit.core.batches import LossFn, scoring_data, take
 from prunekit.core.inputs import ExampleInputs
+from prunekit.core.layer_budget import choose
 from prunekit.core.representations import Seen, each_batch
 from prunekit.core.units import Unit, find_units
 from prunekit.errors import ConfigError
-from prunekit.methods.layers.budget import choose
-from prunekit.methods.layers.method import finish, scoring_data
-from prunekit.methods.outcome import MethodOutcome
+from prunekit.methods.outcome import MethodOutcome, finish_layer_removal
 from prunekit.methods.sglp.cka import MinibatchCKA
 from prunekit.methods.sglp.config import SGLPConfig
 from prunekit.methods.sglp.gradnorm import best_removal, grad_norm, pruned_loss
@@ -111,4 +110,4 @@ def prune_sglp(
         "segments": [[units[i].path for i in range(a, b + 1)] for a, b in bounds],
         "kept_fractions": choice.fractions,
     }
-    return finish(model, units, choice.removed, details)
+    return finish_layer_removal(model, units, choice.removed, details)
