@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 KNOWN_IMPORTS = {
     ("prunekit.io.rebuild", "prunekit.zoo.models"),
 }
-KNOWN_LONG = {"prunekit/core/graph.py"}
+KNOWN_LONG: set[str] = set()
 # methods/outcome.py and methods/registry.py; the package itself imports every method folder
 SHARED_BY_METHODS = {"outcome", "registry"}
 

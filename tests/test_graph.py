@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import prunekit as pk
-import prunekit.core.graph as graph_module
+from prunekit.core import tp_patches
 from prunekit.core.graph import ChannelGraph
 from tests.nets import ConcatNet, ResidualNet
 
@@ -81,7 +81,7 @@ def test_an_expansion_past_its_work_budget_is_left_whole(monkeypatch: pytest.Mon
     )
     x = torch.randn(1, 3, 12, 12)
     assert len(ChannelGraph(net, x).groups()) == 2
-    monkeypatch.setattr(graph_module, "BUDGET_PER_LIMIT", 1e-4)  # a budget of a few entries
+    monkeypatch.setattr(tp_patches, "BUDGET_PER_LIMIT", 1e-4)  # a budget of a few entries
     graph = ChannelGraph(net, x)
     assert graph.groups() == []
     assert {why for _, why in graph.skipped} == {
