@@ -14,6 +14,7 @@ from torch import nn
 
 from prunekit.errors import PrunekitError
 from prunekit.io.format import SaveFormatError
+from prunekit.models.build import build_from_spec
 from prunekit.models.spec import ModelSpec
 
 BaseFactory = Callable[[], nn.Module]
@@ -21,8 +22,6 @@ BaseFactory = Callable[[], nn.Module]
 
 def build_base(spec: ModelSpec | None, base: BaseFactory | nn.Module | None) -> nn.Module:
     """The base model: from ``base`` (a factory or a fresh module) if given, else the spec."""
-    from prunekit.zoo.models import build_from_spec
-
     if base is not None:
         model = base() if callable(base) and not isinstance(base, nn.Module) else base
         if not isinstance(model, nn.Module):

@@ -4,15 +4,10 @@
 ``available_datasets()``.
 """
 
+from prunekit.models.build import build_from_spec
 from prunekit.zoo.dataset import Dataset
 from prunekit.zoo.datasets import DATASETS, dataset
-from prunekit.zoo.models import (
-    ZOO_MODELS,
-    build_from_spec,
-    default_example_inputs,
-    model,
-    tokenizer,
-)
+from prunekit.zoo.models import ZOO_MODELS, default_example_inputs, model, tokenizer
 from prunekit.zoo.text import sentence_embeddings
 
 

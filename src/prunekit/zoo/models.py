@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from prunekit.errors import PrunekitError, UnknownNameError, require
-from prunekit.models.hf import build_hf
+from prunekit.models.build import register_builder, without_pretrained
 from prunekit.models.registry import build_timm, build_torchvision, resolve_source
 from prunekit.models.spec import ModelSpec, attach_spec
 from prunekit.zoo.mlp import mlp
@@ -117,25 +117,16 @@ def model(name: str, **kwargs: Any) -> nn.Module:
     )
 
 
-def build_from_spec(spec: ModelSpec, weights: bool = True) -> nn.Module:
-    """Rebuild a model from a recorded spec (zoo, torchvision or timm). ``weights=False``
-    skips pretrained weights (for pk.load, which loads its own)."""
-    kwargs = dict(spec.kwargs)
-    if not weights and "pretrained" in kwargs:
-        kwargs["pretrained"] = False
-    if spec.source == "zoo":
-        if spec.name not in ZOO_MODELS:
-            raise UnknownNameError("zoo model", spec.name, list(ZOO_MODELS))
-        if spec.name == "minilm" and not weights:
-            kwargs["weights"] = False
-        return attach_spec(ZOO_MODELS[spec.name](**kwargs), spec)
-    if spec.source == "torchvision":
-        return attach_spec(build_torchvision(spec.name, **kwargs), spec)
-    if spec.source == "timm":
-        return attach_spec(build_timm(spec.name, **kwargs), spec)
-    if spec.source == "hf_config":
-        return attach_spec(build_hf(spec), spec)
-    raise PrunekitError(f"model spec source {spec.source!r} is not buildable here")
+def _build_zoo(spec: ModelSpec, weights: bool) -> nn.Module:
+    kwargs = without_pretrained(spec, weights)
+    if spec.name not in ZOO_MODELS:
+        raise UnknownNameError("zoo model", spec.name, list(ZOO_MODELS))
+    if spec.name == "minilm" and not weights:
+        kwargs["weights"] = False
+    return ZOO_MODELS[spec.name](**kwargs)
+
+
+register_builder("zoo", _build_zoo)
 
 
 def default_example_inputs(model: nn.Module, batch_size: int = 1) -> Any:
