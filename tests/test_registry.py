@@ -50,3 +50,9 @@ def test_nested_configs_and_targets_decode_generically() -> None:
     )
     with pytest.raises(pk.ConfigError, match=r"method\.config\.basis\.target\.parms .*Target"):
         build_config("double", {"basis": {"target": {"parms": 0.5}}}, "method.config")
+
+
+def test_sfp_takes_a_target_from_a_recipe() -> None:
+    config = build_config("crsfp", {"target": {"macs": 0.5}, "epochs": 2}, "method.config")
+    assert config == pk.CRSFPConfig(target=pk.Target(macs=0.5), epochs=2)
+    assert config.rate is None  # chosen by pk.prune from the target

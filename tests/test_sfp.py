@@ -52,6 +52,21 @@ def test_export_is_smaller_and_as_accurate_as_the_masked_network(cls: type) -> N
     assert all(type(m) is not nn.Module for m in result.model.modules())
 
 
+@pytest.mark.parametrize("target", [pk.Target(params=0.6), pk.Target(macs=0.5)])
+@pytest.mark.parametrize("cls", [pk.SFPConfig, pk.CRSFPConfig])
+def test_a_params_or_macs_target_sets_the_rate(cls: type, target: pk.Target) -> None:
+    torch.manual_seed(0)
+    model = pk.zoo.model("small_resnet", dims=1, num_classes=2, blocks=2, width=16)
+    x = torch.randn(2, 1, 24)
+    result = pk.prune(
+        model, cls(target=target, epochs=1, lr=0.02), example_inputs=x, train_data=_data()
+    )
+    ((name, wanted),) = target.given().items()
+    kept = getattr(result.after, name) / getattr(result.before, name)
+    assert wanted * 0.8 < kept <= wanted  # the smallest uniform rate meeting it, at 16 channels
+    assert 0 < result.details["rate"] < 1
+
+
 def test_masked_filters_get_no_gradient_through_the_mask() -> None:
     x = torch.ones(2, 3, requires_grad=True)
     mask = torch.tensor([1.0, 0.0, 1.0])
@@ -64,6 +79,11 @@ def test_bad_sfp_configs() -> None:
         pk.SFPConfig(rate=1.0)
     with pytest.raises(pk.ConfigError, match="criterion"):
         pk.CRSFPConfig(criterion="magic")
+    with pytest.raises(pk.ConfigError, match="rate= or target=, not both"):
+        pk.SFPConfig(rate=0.5, target=pk.Target(params=0.5))
+    with pytest.raises(pk.ConfigError, match="not layers or input features"):
+        pk.SFPConfig(target=pk.Target(layers=0.5))
+    assert pk.SFPConfig().rate == 0.3
     with pytest.raises(pk.ConfigError, match="no prunable"):
         pk.prune(
             nn.Linear(4, 2),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 from collections.abc import Iterable
 from typing import Any
@@ -11,11 +10,11 @@ import torch
 from torch import nn
 
 from prunekit.core.budget import SearchResult, search_level
+from prunekit.core.fractions import KeptFractions
 from prunekit.core.gradients import LossFn, accumulate_gradients
 from prunekit.core.graph import ChannelGraph, ChannelGroup
 from prunekit.core.importance import group_scores
 from prunekit.core.inputs import ExampleInputs
-from prunekit.core.metrics import count_macs, count_params
 from prunekit.core.plan import Plan
 from prunekit.core.screen import TOLERANCE, exact_error, screen
 from prunekit.core.selection import group_edits
@@ -75,7 +74,8 @@ def prune_channels(
             f"{type(model).__name__} has no prunable channel group "
             f"(skipped: {skipped or 'none found'})"
         )
-    baseline = _fractions_base(model, example_inputs, config)
+    targets = _targets(config)
+    kept = KeptFractions(model, example_inputs, targets)
 
     fill = False  # global ranking: caps drop picks; fill redistributes them (true maximum)
 
@@ -87,11 +87,7 @@ def prune_channels(
         return local_removal(scored, scores, level, config.max_fraction, config.round_to)
 
     def evaluate_removal(removal: dict[int, list[int]]) -> dict[str, float]:
-        trial = copy.deepcopy(model)
-        Plan(group_edits(model, scored, removal)).apply(trial)
-        return _fractions(trial, example_inputs, config, baseline)
-
-    targets = _targets(config)
+        return kept.of_removal(scored, removal)
 
     def search() -> SearchResult:
         return search_level(
@@ -175,24 +171,6 @@ def _unreachable(
 
 def _targets(config: ChannelConfig) -> dict[str, float]:
     return {k: v for k, v in config.target.given().items() if k in ("params", "macs")}
-
-
-def _fractions_base(
-    model: nn.Module, inputs: ExampleInputs, config: ChannelConfig
-) -> dict[str, int]:
-    base = {"params": count_params(model)}
-    if config.target.macs is not None:
-        base["macs"] = count_macs(model, inputs)
-    return base
-
-
-def _fractions(
-    model: nn.Module, inputs: ExampleInputs, config: ChannelConfig, base: dict[str, int]
-) -> dict[str, float]:
-    out = {"params": count_params(model) / base["params"]}
-    if "macs" in base:
-        out["macs"] = count_macs(model, inputs) / max(1, base["macs"])
-    return out
 
 
 def _ignored(model: nn.Module, group: ChannelGroup, ignore: tuple[Any, ...]) -> str:

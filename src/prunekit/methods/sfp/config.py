@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from prunekit.core.target import Target
 from prunekit.errors import ConfigError
 
 CRITERIA = ("l2", "fpgm", "taylor")
@@ -16,7 +17,11 @@ CRITERIA = ("l2", "fpgm", "taylor")
 class SFPConfig:
     """Soft Filter Pruning (He et al. 2018) over the core's channel groups, trained here.
 
-    - ``rate``: the fraction of every group's channels masked (per group, uniform), in [0, 1).
+    - ``rate``: the fraction of every group's channels masked (per group, uniform), in [0, 1);
+      0.3 when neither it nor ``target`` is given.
+    - ``target``: ``pk.Target(params=...)`` and/or ``macs=``, relative to the model given to
+      ``pk.prune``: the smallest uniform rate whose exported model meets it is chosen before
+      training (bisection, 2% tolerance). Give ``rate`` or ``target``, not both.
     - ``criterion``: ``"l2"`` (filter norm), ``"fpgm"`` (geometric median) or ``"taylor"``.
     - ``epochs``, ``lr``, ``momentum``, ``weight_decay``, ``nesterov``: SGD with a cosine
       schedule; masks are computed before training and after every epoch, the masked filters
@@ -31,7 +36,7 @@ class SFPConfig:
     - ``amp``: mixed precision on CUDA (ignored on CPU). ``progress``: a progress bar.
     """
 
-    rate: float = 0.3
+    rate: float | None = None
     criterion: str = "l2"
     epochs: int = 30
     lr: float = 0.05
@@ -43,11 +48,30 @@ class SFPConfig:
     amp: bool = True
     progress: bool = False
     seed: int = 0
+    target: Target | None = None
 
     def __post_init__(self) -> None:
         name = type(self).__name__
+        if self.target is not None:
+            if self.rate is not None:
+                raise ConfigError(
+                    f"{name} takes rate= or target=, not both (rate={self.rate}, "
+                    f"target={self.target}); fix: drop one"
+                )
+            if not isinstance(self.target, Target) or set(self.target.given()) - {"params", "macs"}:
+                raise ConfigError(
+                    f"{name}.target is {self.target!r}; expected pk.Target(params=...) and/or "
+                    "macs=... (SFP removes channels, not layers or input features)"
+                )
+            return self._check_training()
+        if self.rate is None:
+            object.__setattr__(self, "rate", 0.3)
         if not 0.0 <= self.rate < 1.0:
             raise ConfigError(f"{name}.rate is {self.rate}; expected a fraction in [0, 1)")
+        self._check_training()
+
+    def _check_training(self) -> None:
+        name = type(self).__name__
         if self.criterion not in CRITERIA:
             raise ConfigError(f"{name}.criterion is {self.criterion!r}; expected one of {CRITERIA}")
         if self.epochs < 1 or self.lr <= 0:

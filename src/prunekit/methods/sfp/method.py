@@ -8,10 +8,12 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.graph import ChannelGraph
+from prunekit.core.budget import search_level
+from prunekit.core.fractions import KeptFractions
+from prunekit.core.graph import ChannelGraph, ChannelGroup
 from prunekit.core.inputs import ExampleInputs
 from prunekit.core.plan import Plan
-from prunekit.core.selection import group_edits
+from prunekit.core.selection import group_edits, removal_count
 from prunekit.errors import ConfigError
 from prunekit.methods.outcome import MethodOutcome
 from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
@@ -34,6 +36,22 @@ def _head_path(graph: ChannelGraph, model: nn.Module) -> str:
     return heads[0]
 
 
+def _rate_for(
+    model: nn.Module, groups: list[ChannelGroup], config: SFPConfig, inputs: ExampleInputs
+) -> float:
+    """The smallest uniform rate whose exported model meets ``config.target`` (which channels
+    go does not change the counts, so the search runs before training)."""
+    assert config.target is not None
+    targets = config.target.given()
+    kept = KeptFractions(model, inputs, targets)
+
+    def evaluate(rate: float) -> dict[str, float]:
+        removal = {i: list(range(removal_count(g, rate))) for i, g in enumerate(groups)}
+        return kept.of_removal(groups, removal)
+
+    return search_level(evaluate, targets, tolerance=0.02).level
+
+
 def prune_sfp(
     model: nn.Module,
     config: SFPConfig,
@@ -52,7 +70,10 @@ def prune_sfp(
         raise ConfigError(f"{type(model).__name__} has no prunable conv or linear channel group")
     head = _head_path(graph, model) if isinstance(config, CRSFPConfig) else None
     norms = following_norms(model, example_inputs) if config.fold_norms else {}
-    masks = GroupMasks(groups, config.rate, norms)
+    rate = (
+        config.rate if config.target is None else _rate_for(model, groups, config, example_inputs)
+    )
+    masks = GroupMasks(groups, rate, norms)
     heads = TwoHeads(model, head, masks)
     history = train(heads, masks, config, train_data, val_data)
     recalibrate(model, masks, train_data)  # the P-NN's own batch-norm statistics
@@ -65,6 +86,7 @@ def prune_sfp(
     details = {
         "history": history,
         "groups": len(groups),
+        "rate": rate,
         "channels_removed": sum(len(v) for v in masks.removed().values()),
         "final_gap": history[-1]["gap"] if history else None,
         "masked_accuracy": masked,
