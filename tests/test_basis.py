@@ -154,6 +154,21 @@ def test_basis_bad_input() -> None:
         )
 
 
+def test_double_pruning_takes_a_target_alone() -> None:
+    config = pk.DoubleConfig(target=pk.Target(params=0.3), seed=1)
+    channel, basis = config.stages()  # channel pruning to min(2 x 0.3, (1 + 0.3) / 2)
+    assert channel.target == pk.Target(params=0.6) and channel.importance == "taylor"
+    assert basis.target == pk.Target(params=0.3) and (channel.seed, basis.seed) == (1, 1)
+    x = torch.randn(2, 3, 8, 8)
+    result = pk.prune(_net(), config, example_inputs=x, train_data=_data())
+    assert 0.25 < result.after.params / result.before.params <= 0.3
+    assert pk.DoubleConfig(target=pk.Target(macs=0.9)).stages()[0].target.macs == 0.95
+    with pytest.raises(pk.ConfigError, match="target= alone, or channel= and basis="):
+        pk.DoubleConfig(target=pk.Target(params=0.3), basis=pk.BasisConfig(pk.Target(params=0.3)))
+    with pytest.raises(pk.ConfigError, match="or target=pk.Target"):
+        pk.DoubleConfig()
+
+
 @pytest.mark.slow
 def test_double_pruning_of_the_pretrained_lite0_on_digits_at_small_scale(tmp_path: Path) -> None:
     """The real pipeline of benchmarks/basis.py, small (tests/learned.py): the zoo's ImageNet

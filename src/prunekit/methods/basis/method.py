@@ -154,12 +154,11 @@ def prune_double(
 ) -> MethodOutcome:
     from prunekit.methods.channel.method import prune_channels
 
+    channel, basis = config.stages()
     base = {"params": count_params(model), "macs": count_macs(model, example_inputs)}
-    first = prune_channels(
-        model, config.channel, example_inputs, train_data=train_data, loss_fn=loss_fn
-    )
+    first = prune_channels(model, channel, example_inputs, train_data=train_data, loss_fn=loss_fn)
     second = prune_basis(
-        first.model, config.basis, example_inputs, train_data=train_data, loss_fn=loss_fn, base=base
+        first.model, basis, example_inputs, train_data=train_data, loss_fn=loss_fn, base=base
     )
     plan = Plan([*first.plan.edits, *second.plan.edits])
     details = {"channel": first.details, **second.details}
