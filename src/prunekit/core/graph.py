@@ -46,8 +46,9 @@ class Member:
 
 @dataclass
 class ChannelGroup:
-    """Coupled channels: removing root channel i removes ``member.indices[j]`` of every member
-    whose root index is i. ``step`` is the granularity a kept count must be a multiple of."""
+    """Coupled channels: removing root channel i removes ``members[k].indices[j]`` wherever
+    ``member_roots[k][j]`` is i. ``step`` is the granularity a kept count must be a multiple
+    of."""
 
     root: str
     size: int
@@ -55,8 +56,7 @@ class ChannelGroup:
     step: int = 1
     channel_groups: int = 1
     normalising: tuple[str, ...] = ()
-    _tp_group: Any = field(default=None, repr=False, compare=False)
-    _root_of: tuple[tuple[int, ...], ...] = field(default=(), repr=False, compare=False)
+    member_roots: tuple[tuple[int, ...], ...] = field(default=(), repr=False, compare=False)
 
     def details(self) -> str:
         lines = [f"group rooted at {self.root} ({self.size} channels, step {self.step})"]
@@ -68,7 +68,7 @@ class ChannelGroup:
         """For each member, its local indices that belong to the given root channels."""
         chosen = set(root_indices)
         out = []
-        for member, roots in zip(self.members, self._root_of, strict=True):
+        for member, roots in zip(self.members, self.member_roots, strict=True):
             local = sorted({i for i, r in zip(member.indices, roots, strict=True) if r in chosen})
             if local:
                 out.append((member, local))
@@ -185,7 +185,7 @@ class ChannelGraph:
             root=specs[0].path,
             size=sizes.pop(),
             members=tuple(members),
-            _root_of=tuple(roots),
+            member_roots=tuple(roots),
         )
 
     def _tp_groups(self, budget: tp_patches.WorkBudget) -> Iterator[Any]:
@@ -286,8 +286,7 @@ class ChannelGraph:
             step=step,
             channel_groups=channel_groups,
             normalising=tuple(dict.fromkeys(normalising)),
-            _tp_group=tp_group,
-            _root_of=tuple(roots),
+            member_roots=tuple(roots),
         )
 
 

@@ -45,7 +45,7 @@ def _accumulate(
     value_of: Callable[[nn.Module, Member], torch.Tensor | None],
 ) -> torch.Tensor:
     scores = torch.zeros(group.size, dtype=torch.float64)
-    for member, roots in zip(group.members, group._root_of, strict=True):
+    for member, roots in zip(group.members, group.member_roots, strict=True):
         if member.is_parameter:
             continue
         module = get_module(model, member.path)

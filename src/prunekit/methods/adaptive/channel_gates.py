@@ -61,7 +61,7 @@ def make(model: nn.Module, position: int, group: ChannelGroup, cost: float) -> C
     """The gate of one group: its batch norms, else its conv/linear producers; None if neither
     (e.g. channels produced by a layer that cannot carry a gate)."""
     norms, producers, others = [], [], 0
-    for member, roots in zip(group.members, group._root_of, strict=True):
+    for member, roots in zip(group.members, group.member_roots, strict=True):
         if member.is_parameter:
             continue
         module = get_module(model, member.path)

@@ -51,7 +51,7 @@ def _rows(
     """One row per root channel: the producing filters' weights (or w * grad), concatenated;
     a producer in ``folds`` has its rows scaled by that per-channel factor."""
     parts = []
-    for member, roots in zip(group.members, group._root_of, strict=True):
+    for member, roots in zip(group.members, group.member_roots, strict=True):
         module = get_module(model, member.path) if not member.is_parameter else None
         if member.dim != "out" or not isinstance(module, PRODUCERS):
             continue
