@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from prunekit.core.batches import LossFn, batch_inputs, batch_loss, to_device
 from prunekit.core.inputs import call_model, model_device, primary_output
 from prunekit.errors import ConfigError
-from prunekit.train.checkpoint import load_checkpoint, save_checkpoint
+from prunekit.train.engine import Hooks, TrainOptions, train
+
+
+class _FitHooks(Hooks):
+    def __init__(
+        self,
+        loss_fn: LossFn | None,
+        penalty: Callable[[], torch.Tensor] | None,
+        on_epoch_end: Callable[[int], None] | None,
+    ) -> None:
+        self.loss_fn, self.penalty, self.on_epoch_end = loss_fn, penalty, on_epoch_end
+
+    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        loss = batch_loss(net, batch, self.loss_fn)
+        return loss if self.penalty is None else loss + self.penalty()
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(epoch)
+        return {}
 
 
 def fit(
@@ -30,6 +47,7 @@ def fit(
     on_epoch_end: Callable[[int], None] | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     param_groups: list[dict[str, Any]] | None = None,
+    amp: bool = False,
 ) -> list[float]:
     """Train with AdamW and a cosine schedule for ``epochs`` passes over ``data``; returns the
     mean loss of each epoch. ``progress`` shows a bar per epoch; ``penalty()`` is added to every
@@ -37,63 +55,20 @@ def fit(
     ``checkpoint_dir`` a checkpoint is written after every epoch and a later call with the same
     arguments resumes after the last finished epoch, with the result of an uninterrupted run.
     ``param_groups`` (optimizer parameter groups, each may set its own ``lr``) replaces the
-    default single group of all trainable parameters."""
-    if epochs < 0 or lr <= 0:
-        raise ConfigError(f"fit(epochs={epochs}, lr={lr}): epochs >= 0 and lr > 0 required")
-    if epochs == 0:
-        return []
-    torch.manual_seed(seed)
-    params = param_groups or [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    steps = epochs * max(1, len(data)) if hasattr(data, "__len__") else None
-    schedule = None
-    if steps:  # closed-form cosine: the step count alone sets the rate, so resuming is exact
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
-        )
-    losses: list[float] = []
-    start = 0
-    restored = load_checkpoint(checkpoint_dir, model, optimizer) if checkpoint_dir else None
-    if restored is not None:
-        state = restored[1]
-        start, losses = int(state["epoch"]) + 1, list(state["losses"])
-        if schedule is not None:
-            schedule.last_epoch = start * max(1, len(data))  # type: ignore[arg-type]
-    model.train()
-    for epoch in range(start, epochs):
-        if checkpoint_dir:
-            seed_epoch(data, seed, epoch)
-        total, count = 0.0, 0
-        for batch in tqdm(data, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress):
-            optimizer.zero_grad(set_to_none=True)
-            loss = batch_loss(model, batch, loss_fn)
-            if penalty is not None:
-                loss = loss + penalty()
-            loss.backward()
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            total, count = total + float(loss.detach()), count + 1
-        losses.append(total / max(1, count))
-        if on_epoch_end is not None:
-            on_epoch_end(epoch)
-            model.train()
-        if checkpoint_dir:
-            state = {"epoch": epoch, "losses": losses}
-            save_checkpoint(checkpoint_dir, model, optimizer, {}, state)
-    model.eval()
-    return losses
-
-
-def seed_epoch(data: Any, seed: int, epoch: int) -> None:
-    """The same data order and random draws for an epoch whether or not the run resumed."""
-    torch.manual_seed(seed * 100_003 + epoch)
-    generator = getattr(data, "generator", None)
-    if isinstance(generator, torch.Generator):
-        generator.manual_seed(seed * 100_003 + epoch)
-    sampler = getattr(data, "sampler", None)
-    if hasattr(sampler, "set_epoch"):
-        sampler.set_epoch(epoch)
+    default single group of all trainable parameters. Under ``torchrun`` the model is wrapped
+    in DistributedDataParallel; ``amp`` uses float16 autocast on CUDA. The loop is
+    ``prunekit.train.engine.train``."""
+    options = TrainOptions(
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        seed=seed,
+        progress=progress,
+        checkpoint_dir=checkpoint_dir,
+        amp=amp,
+    )
+    hooks = _FitHooks(loss_fn, penalty, on_epoch_end)
+    return [entry["loss"] for entry in train(model, data, options, hooks, param_groups)]
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ from prunekit.methods.features.config import FeatureConfig
 from prunekit.methods.features.inputs import Columns, Patches
 from prunekit.methods.features.schedule import sparsity
 from prunekit.methods.outcome import MethodOutcome
+from prunekit.train.engine import Hooks, TrainOptions, train
 
 
 def _hidden_groups(model: nn.Module, inputs: ExampleInputs, hidden: float) -> list[ChannelGroup]:
@@ -94,6 +95,49 @@ def prune_features(
     return MethodOutcome(model, plan, details, reduced)
 
 
+class _SparseHooks(Hooks):
+    """Feature and hidden masks recomputed from the scores before every optimiser step and
+    re-applied after it; ``history`` is the input sparsity of every step."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: FeatureConfig,
+        features: Columns | Patches,
+        groups: list[ChannelGroup],
+        keep: int,
+        steps: int,
+        loss_fn: LossFn | None,
+    ) -> None:
+        self.model, self.config, self.features, self.groups = model, config, features, groups
+        self.keep, self.steps, self.loss_fn = keep, steps, loss_fn
+        self.step, self.history = 0, []
+        self.running: torch.Tensor | None = None  # Taylor scores averaged over the steps
+        self.masked: torch.Tensor = torch.zeros(0, dtype=torch.long)
+        self.removed: dict[int, list[int]] = {}
+
+    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        return batch_loss(net, batch, self.loss_fn)
+
+    def after_backward(self) -> None:
+        size, config = self.features.size, self.config
+        t = self.step / max(1, self.steps - 1)
+        self.s_in = sparsity(t, 1 - self.keep / size, config.schedule)
+        s_hidden = sparsity(t, config.hidden, config.schedule)
+        scores = self.features.scores(config.criterion)
+        if config.criterion == "taylor":
+            self.running = scores if self.running is None else 0.9 * self.running + 0.1 * scores
+            scores = self.running
+        self.masked = _lowest(scores, round(self.s_in * size))
+        self.removed = _hidden_masks(self.model, self.groups, s_hidden)
+
+    def after_step(self) -> None:
+        self.features.zero(self.masked)
+        _zero_hidden(self.model, self.groups, self.removed)
+        self.history.append(self.s_in)
+        self.step += 1
+
+
 def _sparse_training(
     model: nn.Module,
     config: FeatureConfig,
@@ -104,38 +148,19 @@ def _sparse_training(
     steps: int,
     loss_fn: LossFn | None,
 ) -> list[float]:
-    """AdamW on the model (and the input gate) with feature and hidden masks recomputed from the
-    scores before every step and re-applied after it; returns the input sparsity per step."""
-    size = features.size
-    torch.manual_seed(config.seed)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad] + features.parameters(),
+    """AdamW at a constant rate on the model and the input gate (``prunekit.train.engine``);
+    returns the input sparsity per step."""
+    options = TrainOptions(
+        epochs=config.epochs,
         lr=config.lr,
         weight_decay=config.weight_decay,
+        schedule="constant",
+        seed=config.seed,
     )
-    step, history = 0, []
-    running: torch.Tensor | None = None  # Taylor scores averaged over the steps
-    model.train()
-    for _epoch in range(config.epochs):
-        for batch in train_data:
-            t = step / max(1, steps - 1)
-            s_in = sparsity(t, 1 - keep / size, config.schedule)
-            s_hidden = sparsity(t, config.hidden, config.schedule)
-            optimizer.zero_grad(set_to_none=True)
-            loss = batch_loss(model, batch, loss_fn)
-            loss.backward()
-            scores = features.scores(config.criterion)
-            if config.criterion == "taylor":
-                running = scores if running is None else 0.9 * running + 0.1 * scores
-                scores = running
-            masked = _lowest(scores, round(s_in * size))
-            removed = _hidden_masks(model, groups, s_hidden)
-            optimizer.step()
-            features.zero(masked)
-            _zero_hidden(model, groups, removed)
-            history.append(s_in)
-            step += 1
-    return history
+    params = [p for p in model.parameters() if p.requires_grad] + features.parameters()
+    hooks = _SparseHooks(model, config, features, groups, keep, steps, loss_fn)
+    train(model, train_data, options, hooks, [{"params": params}])
+    return hooks.history
 
 
 def _hidden_masks(

@@ -1,19 +1,15 @@
-"""The SFP / CR-SFP training loop: cosine SGD, masks every epoch, per-epoch R-NN/P-NN accuracy
-gap, a checkpoint every epoch (resume gives the same weights), DDP when torch.distributed is
-initialised, mixed precision on CUDA."""
+"""SFP / CR-SFP training on the shared loop (prunekit.train.engine: cosine SGD, a checkpoint
+every epoch whose resume gives the same weights, DDP when torch.distributed is initialised,
+mixed precision on CUDA): the two-head loss, masks every epoch, the R-NN/P-NN accuracy gap."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from contextlib import nullcontext
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from prunekit.core.batches import to_device
 from prunekit.core.inputs import model_device
@@ -22,8 +18,8 @@ from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
 from prunekit.methods.sfp.heads import TwoHeads
 from prunekit.methods.sfp.masks import GroupMasks
 from prunekit.methods.sfp.recalibrate import recalibrated
-from prunekit.train.checkpoint import load_checkpoint, save_checkpoint
-from prunekit.train.loop import seed_epoch
+from prunekit.train.engine import Hooks, TrainOptions
+from prunekit.train.engine import train as engine_train
 
 
 def _consistency(p: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -58,6 +54,53 @@ def _accuracy(fn: Any, data: Iterable[Any], device: torch.device) -> float:
     return correct / max(1, total)
 
 
+class _SFPHooks(Hooks):
+    """SFP / CR-SFP on the shared loop: the (two-head) loss, masks from the start (weights are
+    first zeroed after epoch 1, once the norms' shifts have trained: a zeroed filter behind a
+    zero shift and a ReLU gets no gradient), and after every epoch the R-NN and P-NN accuracy
+    (each with its own batch-norm statistics), new masks and the masked weights zeroed."""
+
+    def __init__(
+        self,
+        heads: TwoHeads,
+        masks: GroupMasks,
+        config: SFPConfig,
+        train_data: Iterable[Any],
+        val_data: Iterable[Any] | None,
+    ) -> None:
+        self.heads, self.masks, self.config = heads, masks, config
+        self.train_data, self.eval_data = (
+            train_data,
+            val_data if val_data is not None else train_data,
+        )
+        self.device = model_device(heads.model)
+
+    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        x, y = to_device(batch[0], self.device), to_device(batch[1], self.device)
+        return _step_loss(net, x, y, self.config)
+
+    def start(self) -> None:
+        self.masks.update(self.heads.model, self.config.criterion)
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        heads, masks = self.heads, self.masks
+        heads.eval()
+        r_net = heads.with_model(recalibrated(heads.model, None, self.train_data))
+        r_acc = _accuracy(r_net.reconstructed, self.eval_data, self.device)
+        masks.update(heads.model, self.config.criterion, stats=r_net.model)
+        masks.zero_weights(heads.model)
+        pruned = recalibrated(heads.model, masks, self.train_data)
+        with masks.applied(pruned):
+            p_acc = _accuracy(pruned, self.eval_data, self.device)
+        return {"r_accuracy": r_acc, "p_accuracy": p_acc, "gap": r_acc - p_acc}
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        return {f"mask.{i}": m for i, m in enumerate(self.masks.masks)}
+
+    def load_extra_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.masks.masks = [tensors[f"mask.{i}"].float() for i in range(len(self.masks.groups))]
+
+
 def train(
     heads: TwoHeads,
     masks: GroupMasks,
@@ -65,81 +108,20 @@ def train(
     train_data: Iterable[Any],
     val_data: Iterable[Any] | None,
 ) -> list[dict[str, float]]:
-    device = model_device(heads.model)
-    distributed = dist.is_available() and dist.is_initialized()
-    net: nn.Module = heads
-    if distributed:
-        net = nn.parallel.DistributedDataParallel(heads, find_unused_parameters=True)
-    optimizer = torch.optim.SGD(
-        heads.parameters(),
+    """Cosine SGD over ``heads`` (``prunekit.train.engine``), reseeded every epoch."""
+    options = TrainOptions(
+        epochs=config.epochs,
         lr=config.lr,
-        momentum=config.momentum,
         weight_decay=config.weight_decay,
+        optimizer="sgd",
+        momentum=config.momentum,
         nesterov=config.nesterov,
+        seed=config.seed,
+        progress=config.progress,
+        checkpoint_dir=config.checkpoint_dir,
+        amp=config.amp,
+        reseed_epochs=True,
+        desc=f"{type(config).__name__} epoch",
     )
-    cuda = device.type == "cuda" and config.amp
-    scaler = torch.amp.GradScaler("cuda") if cuda else None
-    steps_per_epoch = len(train_data)  # type: ignore[arg-type]
-    total = config.epochs * steps_per_epoch
-    history: list[dict[str, float]] = []
-    start = 0
-    restored = (
-        load_checkpoint(config.checkpoint_dir, heads, optimizer) if config.checkpoint_dir else None
-    )
-    if restored is not None:
-        extra, state = restored
-        masks.masks = [extra[f"mask.{i}"].float() for i in range(len(masks.groups))]
-        start, history = int(state["epoch"]) + 1, list(state["history"])
-    else:  # masks from the start; weights are first zeroed after epoch 1, once the norms'
-        # shifts have trained (a zeroed filter behind a zero shift and a ReLU gets no gradient)
-        masks.update(heads.model, config.criterion)
-    rank0 = not distributed or dist.get_rank() == 0
-    for epoch in range(start, config.epochs):
-        heads.train()
-        seed_epoch(train_data, config.seed, epoch)
-        running = 0.0
-        bar = tqdm(
-            train_data,
-            desc=f"{type(config).__name__} epoch {epoch + 1}/{config.epochs}",
-            disable=not (config.progress and rank0),
-        )
-        for i, batch in enumerate(bar):
-            step = epoch * steps_per_epoch + i
-            for group in optimizer.param_groups:
-                group["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * step / total))
-            x, y = to_device(batch[0], device), to_device(batch[1], device)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast("cuda", dtype=torch.float16) if cuda else nullcontext():
-                loss = _step_loss(net, x, y, config)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            running += float(loss.detach())
-        heads.eval()
-        eval_data = val_data if val_data is not None else train_data
-        r_net = heads.with_model(recalibrated(heads.model, None, train_data))
-        r_acc = _accuracy(r_net.reconstructed, eval_data, device)
-        masks.update(heads.model, config.criterion, stats=r_net.model)
-        masks.zero_weights(heads.model)
-        pruned = recalibrated(heads.model, masks, train_data)
-        with masks.applied(pruned):
-            p_acc = _accuracy(pruned, eval_data, device)
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": running / max(1, steps_per_epoch),
-                "r_accuracy": r_acc,
-                "p_accuracy": p_acc,
-                "gap": r_acc - p_acc,
-            }
-        )
-        if config.checkpoint_dir and rank0:
-            extra = {f"mask.{i}": m for i, m in enumerate(masks.masks)}
-            save_checkpoint(
-                config.checkpoint_dir, heads, optimizer, extra, {"epoch": epoch, "history": history}
-            )
-    return history
+    hooks = _SFPHooks(heads, masks, config, train_data, val_data)
+    return engine_train(heads, train_data, options, hooks)
