@@ -1,17 +1,10 @@
-"""SFP and CR-SFP: masks, export equal to the masked network, resume after a kill, DDP."""
+"""SFP and CR-SFP: masks, export equal to the masked network (resume after a kill and DDP:
+tests/test_resume.py, for every method that trains)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -20,9 +13,6 @@ from prunekit.core.graph import ChannelGraph
 from prunekit.core.surgery import get_module
 from prunekit.methods.sfp.masks import _MaskOutput
 from prunekit.train import accuracy
-
-RUN = [sys.executable, str(Path(__file__).with_name("sfp_run.py"))]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(["src", os.environ.get("PYTHONPATH", "")])}
 
 
 def _data() -> DataLoader:
@@ -91,55 +81,6 @@ def test_bad_sfp_configs() -> None:
             example_inputs=torch.randn(1, 4),
             train_data=[(torch.randn(2, 4), torch.tensor([0, 1]))],
         )
-
-
-def _finish(checkpoint: Path, out: Path, epochs: int, method: str) -> dict[str, torch.Tensor]:
-    subprocess.run(
-        [*RUN, str(checkpoint), str(out), str(epochs), method], check=True, env=ENV, timeout=300
-    )
-    return load_file(f"{out}.0")
-
-
-@pytest.mark.slow
-def test_a_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
-    epochs = 6
-    reference = _finish(tmp_path / "ref-ckpt", tmp_path / "ref", epochs, "crsfp")
-    checkpoint = tmp_path / "ckpt"
-    process = subprocess.Popen(
-        [*RUN, str(checkpoint), str(tmp_path / "x"), str(epochs), "crsfp"], env=ENV
-    )
-    deadline = time.time() + 240
-    while not (checkpoint / "checkpoint.safetensors").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not Path(f"{tmp_path / 'x'}.0").exists()  # it was killed before finishing
-    resumed = _finish(checkpoint, tmp_path / "resumed", epochs, "crsfp")
-    assert reference.keys() == resumed.keys()
-    for key, value in reference.items():
-        assert torch.equal(value, resumed[key]), key
-
-
-@pytest.mark.slow
-def test_distributed_training_on_two_cpu_processes(tmp_path: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29517",
-        RUN[1],
-        "",
-        str(tmp_path / "ddp"),
-        "2",
-        "crsfp",
-    ]
-    subprocess.run(command, check=True, env=ENV, timeout=300)
-    ranks = [load_file(f"{tmp_path / 'ddp'}.{r}") for r in (0, 1)]
-    for key, value in ranks[0].items():
-        assert torch.equal(value, ranks[1][key]), key
 
 
 def test_the_r_nn_is_evaluated_with_its_own_batch_norm_statistics() -> None:

@@ -10,6 +10,7 @@ from torch import nn
 
 from prunekit.core.batches import LossFn, batch_loss
 from prunekit.core.modes import eval_mode
+from prunekit.core.ranks import distributed, sum_over_ranks
 from prunekit.errors import InputError
 
 __all__ = ["LossFn", "accumulate_gradients"]
@@ -20,7 +21,8 @@ def accumulate_gradients(
 ) -> int:
     """Sum the gradients of the loss (``batch_loss``: tuples or Hugging Face dict batches, labels
     checked) over at most ``batches`` batches into ``.grad``, in eval mode (batch-norm statistics
-    are not touched). Returns the number of batches used."""
+    are not touched); under torch.distributed, summed over the ranks too. Returns the number of
+    batches used."""
     model.zero_grad(set_to_none=True)
     used = 0
     with eval_mode(model), torch.enable_grad():
@@ -29,6 +31,11 @@ def accumulate_gradients(
                 break
             batch_loss(model, batch, loss_fn).backward()
             used += 1
+    if distributed():  # each rank saw its own shard: sum the gradients over the ranks
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        count = torch.tensor([used], dtype=torch.int64)
+        sum_over_ranks([*grads, count])
+        used = int(count[0])
     if used == 0:
         raise InputError("train_data yielded no batch; gradient-based importance needs data")
     return used

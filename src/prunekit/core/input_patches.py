@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from prunekit.core.ranks import sum_over_ranks
 from prunekit.errors import ConfigError, InputError
 
 
@@ -86,16 +87,41 @@ class PatchGate(nn.Module):
         self.register_buffer("pixel_squares", torch.zeros(tuple(shape), dtype=torch.float64))
         self.samples = 0
 
+    def statistics(self) -> dict[str, torch.Tensor]:
+        """What a training checkpoint keeps beside the gate: the pixel sums and the count."""
+        samples = torch.tensor([self.samples], dtype=torch.int64)
+        return {
+            "pixel_sum": self.pixel_sum,
+            "pixel_squares": self.pixel_squares,
+            "samples": samples,
+        }
+
+    @torch.no_grad()
+    def load_statistics(self, saved: dict[str, torch.Tensor]) -> None:
+        self.pixel_sum.copy_(saved["pixel_sum"])
+        self.pixel_squares.copy_(saved["pixel_squares"])
+        self.samples = int(saved["samples"][0])
+
     def full(self) -> torch.Tensor:
         return self.gate.repeat_interleave(self.patch, 0).repeat_interleave(self.patch, 1)
 
     def input_spread(self) -> torch.Tensor:
-        """Per patch, the mean standard deviation of its pixels over the training samples seen
-        (ones before any)."""
-        if not self.samples:
+        """Per patch, the mean standard deviation of its pixels over the training samples seen,
+        by every rank under torch.distributed (ones before any)."""
+        seen = torch.cat(
+            [
+                self.pixel_sum.flatten(),
+                self.pixel_squares.flatten(),
+                self.pixel_sum.new_tensor([self.samples]),
+            ]
+        )
+        sum_over_ranks([seen])  # every rank saw other samples
+        samples = float(seen[-1])
+        if not samples:
             return torch.ones(self.gate.numel())
-        mean = self.pixel_sum / self.samples
-        std = (self.pixel_squares / self.samples - mean**2).clamp_min(0).sqrt()
+        pixel_sum, pixel_squares = seen[:-1].view(2, *self.pixel_sum.shape)
+        mean = pixel_sum / samples
+        std = (pixel_squares / samples - mean**2).clamp_min(0).sqrt()
         return to_patches(std.float().unsqueeze(0), self.patch).mean(dim=(0, 1, 2))
 
     def attach(self, module: nn.Module) -> Any:

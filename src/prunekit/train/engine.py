@@ -116,6 +116,10 @@ def train(
         if distributed
         else model
     )
+    inside = {id(p) for p in model.parameters()}
+    outside = [  # trained beside the model (an input gate): DDP does not average these
+        p for g in optimizer.param_groups for p in g["params"] if id(p) not in inside
+    ]
     cuda = model_device(model).type == "cuda" and options.amp
     scaler = torch.amp.GradScaler("cuda") if cuda else None
     history: list[dict[str, float]] = []
@@ -144,19 +148,22 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast("cuda", dtype=torch.float16) if cuda else nullcontext():
                 loss = hooks.loss(net, batch)
+            (loss if scaler is None else scaler.scale(loss)).backward()
+            if distributed:
+                _average_gradients(outside)
+            hooks.after_backward()
             if scaler is not None:
-                scaler.scale(loss).backward()
-                hooks.after_backward()
                 scaler.step(optimizer)
                 scaler.update()
             else:
-                loss.backward()
-                hooks.after_backward()
                 optimizer.step()
             hooks.after_step()
             if schedule is not None:
                 schedule.step()
             total, count = total + float(loss.detach()), count + 1
+        if distributed:  # DDP's last forward updated each rank's own batch-norm statistics
+            for buffer in model.buffers():
+                dist.broadcast(buffer, 0)
         entry = {"epoch": epoch, "loss": total / max(1, count)}
         entry.update(hooks.end_epoch(epoch))
         history.append(entry)
@@ -165,6 +172,14 @@ def train(
             save_checkpoint(options.checkpoint_dir, model, optimizer, hooks.extra_state(), state)
     model.eval()
     return history
+
+
+def _average_gradients(params: list[torch.Tensor]) -> None:
+    world = dist.get_world_size()
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
 
 
 def _optimizer(params: Any, options: TrainOptions) -> torch.optim.Optimizer:

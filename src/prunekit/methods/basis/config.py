@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 
 from prunekit.core.target import Target
@@ -18,7 +20,9 @@ class BasisConfig:
     lowest, globally (``normalize=True``: scores divided by their layer's mean), until
     ``target`` (params and/or MACs, fractions of the ORIGINAL model) is met.
 
-    ``ignore``: fnmatch patterns of layer paths to leave as they are.
+    ``ignore``: fnmatch patterns of layer paths to leave as they are. ``checkpoint_dir``: the
+    scale training writes a checkpoint every epoch there; a call with the same arguments resumes
+    after the last finished epoch with the weights of an uninterrupted run.
     """
 
     target: Target
@@ -28,6 +32,7 @@ class BasisConfig:
     normalize: bool = False
     ignore: tuple[str, ...] = ()
     seed: int = 0
+    checkpoint_dir: str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.target, Target) or not (
@@ -48,13 +53,16 @@ class DoubleConfig:
     alone (params and/or MACs): channel pruning (Taylor) then keeps min(2 x target, halfway
     between target and 1) of each, and basis pruning reaches the target. For the targets of the
     basis benchmark (0.025-0.2 of the params) that is the split it measured: channel pruning
-    to twice the target (docs/methods/basis.md). ``seed`` seeds both derived configs.
+    to twice the target (docs/methods/basis.md). ``seed`` seeds both derived configs;
+    ``checkpoint_dir`` (either form) is where the basis stage's training checkpoints go (channel
+    pruning does not train), replacing the basis config's own.
     """
 
     channel: ChannelConfig | None = None
     basis: BasisConfig | None = None
     target: Target | None = None
     seed: int = 0
+    checkpoint_dir: str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         if self.target is not None:
@@ -81,10 +89,12 @@ class DoubleConfig:
         """The channel and basis configs: as given, or derived from ``target``."""
         if self.target is None:
             assert self.channel is not None and self.basis is not None
-            return self.channel, self.basis
-        given = self.target.given()
-        first = Target(**{k: min(2 * v, (1 + v) / 2) for k, v in given.items()})
-        return (
-            ChannelConfig(target=first, importance="taylor", seed=self.seed),
-            BasisConfig(target=self.target, seed=self.seed),
-        )
+            channel, basis = self.channel, self.basis
+        else:
+            given = self.target.given()
+            first = Target(**{k: min(2 * v, (1 + v) / 2) for k, v in given.items()})
+            channel = ChannelConfig(target=first, importance="taylor", seed=self.seed)
+            basis = BasisConfig(target=self.target, seed=self.seed)
+        if self.checkpoint_dir is not None:
+            basis = dataclasses.replace(basis, checkpoint_dir=self.checkpoint_dir)
+        return channel, basis

@@ -17,6 +17,7 @@ from prunekit.core.inputs import ExampleInputs
 from prunekit.core.metrics import count_macs, count_params
 from prunekit.core.modes import eval_mode
 from prunekit.core.plan import Plan
+from prunekit.core.ranks import sum_over_ranks
 from prunekit.core.surgery import get_module, set_module
 from prunekit.errors import ConfigError
 from prunekit.methods.basis.budget import LayerCost, check_reachable, select
@@ -65,7 +66,8 @@ def _layers(
 def _importance(
     model: nn.Module, layers: list[BasisScaled], data: Iterable[Any], loss_fn: LossFn | None
 ) -> list[torch.Tensor]:
-    """I_j = (mean over batches of dL/ds_j * s_j)^2 over the whole training split."""
+    """I_j = (mean over batches of dL/ds_j * s_j)^2 over the whole training split (every rank's
+    shard under torch.distributed)."""
     sums = [torch.zeros(m.rank, dtype=torch.float64) for m in layers]
     batches = 0
     with eval_mode(model), torch.enable_grad():
@@ -77,6 +79,9 @@ def _importance(
                     total += (m.scale.grad * m.scale).detach().double().cpu()
             batches += 1
     model.zero_grad(set_to_none=True)
+    count = torch.tensor([batches], dtype=torch.float64)
+    sum_over_ranks([*sums, count])  # under torchrun: every rank keeps the same bases
+    batches = int(count[0])
     if batches == 0:
         raise ConfigError("train_data yielded no batch for the Taylor importance")
     return [(s / batches) ** 2 for s in sums]
@@ -118,7 +123,15 @@ def prune_basis(
         if module in head or (config.train_bn and isinstance(module, _BN)):
             for p in module.parameters(recurse=False):
                 p.requires_grad_(True)
-    fit(model, train_data, epochs=config.epochs, lr=config.lr, loss_fn=loss_fn, seed=config.seed)
+    fit(
+        model,
+        train_data,
+        epochs=config.epochs,
+        lr=config.lr,
+        loss_fn=loss_fn,
+        seed=config.seed,
+        checkpoint_dir=config.checkpoint_dir,
+    )
     scores = _importance(model, layers, train_data, loss_fn)
     costs = [
         LayerCost(path, m.basis.weight[0].numel(), m.back.weight.shape[0], m.rank, positions[path])

@@ -6,7 +6,7 @@ from prunekit.methods.registry import MethodEntry, register
 
 register(
     MethodEntry(
-        "features", FeatureConfig, prune_features, resumable=False, page="methods/features.md"
+        "features", FeatureConfig, prune_features, resumable=True, page="methods/features.md"
     )
 )
 

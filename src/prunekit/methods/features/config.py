@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from prunekit.core.target import Target
@@ -29,6 +30,9 @@ class FeatureConfig:
     - ``patch``: select ``patch`` x ``patch`` regions of an image instead (ConvNets): a trainable
       input-mask value per region is pruned; the returned model takes only the kept regions,
       shaped (N, C, patch*patch, kept), through stock layers before its first conv.
+    - ``checkpoint_dir``: the sparse training writes a checkpoint every epoch there (weights,
+      optimiser, masks' state); a call with the same arguments resumes after the last finished
+      epoch with the weights of an uninterrupted run.
     """
 
     target: Target
@@ -41,6 +45,7 @@ class FeatureConfig:
     feature_names: tuple[str, ...] | None = None
     patch: int | None = None
     seed: int = 0
+    checkpoint_dir: str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.target, Target) or self.target.features is None:

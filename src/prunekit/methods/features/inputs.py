@@ -51,6 +51,13 @@ class Columns:
     def parameters(self) -> list[nn.Parameter]:
         return []
 
+    def state(self) -> dict[str, torch.Tensor]:
+        """What a training checkpoint must keep besides the model's own state: nothing here."""
+        return {}
+
+    def load_state(self, saved: dict[str, torch.Tensor]) -> None:
+        """Restore ``state()``."""
+
     def scores(self, criterion: str) -> torch.Tensor:
         total = None
         for module in self.modules:
@@ -107,6 +114,15 @@ class Patches:
 
     def parameters(self) -> list[nn.Parameter]:
         return [self.gate.gate]
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """The gate (not a parameter of the model) and the pixel statistics."""
+        return {"gate": self.gate.gate.detach(), **self.gate.statistics()}
+
+    @torch.no_grad()
+    def load_state(self, saved: dict[str, torch.Tensor]) -> None:
+        self.gate.gate.copy_(saved["gate"])
+        self.gate.load_statistics(saved)
 
     def scores(self, criterion: str) -> torch.Tensor:
         """Taylor: |g * dL/dg| of the current batch; magnitude: |g| times the standard deviation

@@ -137,6 +137,21 @@ class _SparseHooks(Hooks):
         self.history.append(self.s_in)
         self.step += 1
 
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        out = {f"input.{k}": v for k, v in self.features.state().items()}
+        out["history"] = torch.tensor(self.history, dtype=torch.float64)
+        if self.running is not None:
+            out["running"] = self.running
+        return out
+
+    def load_extra_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.features.load_state(
+            {k.removeprefix("input."): v for k, v in tensors.items() if k.startswith("input.")}
+        )
+        self.history = tensors["history"].tolist()
+        self.step = len(self.history)
+        self.running = tensors.get("running")
+
 
 def _sparse_training(
     model: nn.Module,
@@ -156,6 +171,7 @@ def _sparse_training(
         weight_decay=config.weight_decay,
         schedule="constant",
         seed=config.seed,
+        checkpoint_dir=config.checkpoint_dir,
     )
     params = [p for p in model.parameters() if p.requires_grad] + features.parameters()
     hooks = _SparseHooks(model, config, features, groups, keep, steps, loss_fn)
