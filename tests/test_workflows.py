@@ -32,8 +32,9 @@ def _batches(x: torch.Tensor, classes: int = 10) -> list[tuple[torch.Tensor, tor
     return [(x + noise, torch.randint(0, classes, (len(x),), generator=g))]
 
 
-def _fresh_outputs(directory: Path, x: Any, tmp: Path) -> torch.Tensor:
-    """pk.load(directory) in a new Python process, run on ``x``; its primary output."""
+def _fresh_outputs(saves: list[Path], x: Any, tmp: Path) -> list[torch.Tensor]:
+    """pk.load of every directory in ``saves`` in one new Python process, run on ``x``; their
+    primary outputs (one process per test: starting Python with torch costs seconds)."""
     names = sorted(x) if isinstance(x, dict) else ["x"]
     tensors = x if isinstance(x, dict) else {"x": x}
     save_file({k: tensors[k].contiguous() for k in names}, str(tmp / "inputs.safetensors"))
@@ -42,20 +43,17 @@ def _fresh_outputs(directory: Path, x: Any, tmp: Path) -> torch.Tensor:
         "from safetensors.torch import load_file, save_file\n"
         "from prunekit.core.inputs import primary_output\n"
         "torch.set_num_threads(1)\n"
-        "model = pk.load(sys.argv[1])\n"
-        "x = load_file(sys.argv[2])\n"
-        "with torch.no_grad():\n"
-        "    out = model(**x) if 'x' not in x else model(x['x'])\n"
-        "save_file({'y': primary_output(out).contiguous()}, sys.argv[3])\n"
+        "x = load_file(sys.argv[1])\n"
+        "for i, directory in enumerate(sys.argv[3:]):\n"
+        "    model = pk.load(directory)\n"
+        "    with torch.no_grad():\n"
+        "        out = model(**x) if 'x' not in x else model(x['x'])\n"
+        "    save_file({'y': primary_output(out).contiguous()}, f'{sys.argv[2]}.{i}')\n"
     )
     out = tmp / "outputs.safetensors"
-    subprocess.run(
-        [sys.executable, "-c", script, str(directory), str(tmp / "inputs.safetensors"), str(out)],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-    )
-    return load_file(str(out))["y"]
+    command = [sys.executable, "-c", script, str(tmp / "inputs.safetensors"), str(out)]
+    subprocess.run([*command, *map(str, saves)], check=True, cwd=ROOT, capture_output=True)
+    return [load_file(f"{out}.{i}")["y"] for i in range(len(saves))]
 
 
 def _outputs(model: nn.Module, x: Any) -> torch.Tensor:
@@ -64,9 +62,11 @@ def _outputs(model: nn.Module, x: Any) -> torch.Tensor:
         return primary_output(call_model(model.eval(), x))
 
 
-def _round_trip(model: nn.Module, directory: Path, x: Any, tmp: Path) -> None:
-    pk.save(model, directory)
-    assert torch.equal(_fresh_outputs(directory, x, tmp), _outputs(model, x))
+def _round_trips(saved: dict[Path, nn.Module], x: Any, tmp: Path) -> None:
+    """Every model was saved to its directory: a fresh process loads each, same outputs."""
+    fresh = _fresh_outputs(list(saved), x, tmp)
+    for (directory, model), outputs in zip(saved.items(), fresh, strict=True):
+        assert torch.equal(outputs, _outputs(model, x)), directory
 
 
 def _channels(params: float) -> pk.ChannelConfig:
@@ -80,8 +80,8 @@ def test_channel_then_channel_saves_and_loads_in_a_fresh_process(tmp_path: Path)
     assert second.after.params < first.after.params
     assert len(second.plan) < len(plan_of(second.model))  # the lineage is longer
     pk.save(second, tmp_path / "result")  # the PruneResult
-    assert torch.equal(_fresh_outputs(tmp_path / "result", X, tmp_path), _outputs(second.model, X))
-    _round_trip(second.model, tmp_path / "model", X, tmp_path)  # or its model
+    pk.save(second.model, tmp_path / "model")  # or its model
+    _round_trips({tmp_path / "result": second.model, tmp_path / "model": second.model}, X, tmp_path)
 
 
 def test_load_fine_tune_in_train_mode_save_and_load_again(tmp_path: Path) -> None:
@@ -89,9 +89,10 @@ def test_load_fine_tune_in_train_mode_save_and_load_again(tmp_path: Path) -> Non
     pk.save(pk.prune(model, _channels(0.5), example_inputs=X), tmp_path / "pruned")
     loaded = pk.load(tmp_path / "pruned")
     fit(loaded, _batches(X), epochs=1, lr=1e-3)  # train mode: batch norms update their stats
-    _round_trip(loaded, tmp_path / "tuned", X, tmp_path)
+    pk.save(loaded, tmp_path / "tuned")
     again = pk.prune(pk.load(tmp_path / "tuned"), _channels(0.3), example_inputs=X)
-    _round_trip(again.model, tmp_path / "again", X, tmp_path)
+    pk.save(again.model, tmp_path / "again")
+    _round_trips({tmp_path / "tuned": loaded, tmp_path / "again": again.model}, X, tmp_path)
 
 
 def test_layers_then_channels_on_a_hugging_face_model(tmp_path: Path) -> None:
@@ -101,7 +102,8 @@ def test_layers_then_channels_on_a_hugging_face_model(tmp_path: Path) -> None:
     )
     assert layers.model.config.num_hidden_layers == 2
     width = pk.prune(layers.model, _channels(0.6), example_inputs=x)
-    _round_trip(width.model, tmp_path / "llama", x, tmp_path)
+    pk.save(width.model, tmp_path / "llama")
+    _round_trips({tmp_path / "llama": width.model}, x, tmp_path)
 
 
 def test_basis_after_channel_pruning(tmp_path: Path) -> None:
@@ -113,7 +115,8 @@ def test_basis_after_channel_pruning(tmp_path: Path) -> None:
         example_inputs=X,
         train_data=_batches(X),
     )
-    _round_trip(basis.model, tmp_path / "basis", X, tmp_path)
+    pk.save(basis.model, tmp_path / "basis")
+    _round_trips({tmp_path / "basis": basis.model}, X, tmp_path)
 
 
 def test_a_model_changed_by_hand_is_refused_at_save_time_with_the_fix(tmp_path: Path) -> None:
