@@ -97,13 +97,7 @@ def _pruned(
         if isinstance(config, pk.AdaptiveConfig):
             epochs, lr = config.finetune_epochs, config.finetune_lr
             config = dataclasses.replace(config, finetune_epochs=0)
-        result = pk.prune(
-            model,
-            config,
-            example_inputs=example,
-            train_data=train,
-            val_data=data.loader("val", batch_size=128),
-        )
+        result = pk.prune(model, config, example_inputs=example, train_data=train)
         pruned, details = copy.deepcopy(result.model), result.details
     before = accuracy(pruned, data.loader("test", batch_size=256))
     if epochs:

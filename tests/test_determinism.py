@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import prunekit as pk
-from prunekit.methods.registry import entries
+from prunekit.methods.registry import OPTIONAL_ARGUMENTS, entries, entry_for
 
 T = pk.Target
 
@@ -65,11 +65,23 @@ def _prune(method: str, global_seed: int) -> pk.PruneResult:
     data = _data(dims) if dims else [(x.flatten(1), y) for x, y in _data(1)]
     model = factory()
     torch.manual_seed(global_seed)  # only the config's seed may matter
-    return pk.prune(model, config, example_inputs=data[0][0][:2], train_data=data, val_data=data)
+    given = {"train_data": data, "val_data": data}
+    given = {name: value for name, value in given.items() if name in entry_for(config).takes}
+    return pk.prune(model, config, example_inputs=data[0][0][:2], **given)
 
 
 def test_every_registered_method_has_a_case() -> None:
     assert set(CASES) == {entry.name for entry in entries()}
+
+
+@pytest.mark.parametrize("method", sorted(CASES))
+def test_an_argument_the_method_does_not_take_is_refused_not_dropped(method: str) -> None:
+    factory, config, _ = CASES[method]
+    entry = entry_for(config)
+    assert "train_data" in entry.takes  # every method can use data (to train or to score)
+    for name in set(OPTIONAL_ARGUMENTS) - entry.takes:
+        with pytest.raises(pk.ConfigError, match=rf"does not take {name}=.*fix: drop {name}="):
+            pk.prune(factory(), config, example_inputs=torch.randn(2, 12), **{name: [object()]})
 
 
 @pytest.mark.parametrize("method", sorted(CASES))

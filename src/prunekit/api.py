@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,7 @@ from prunekit.core.metrics import Metrics, measure
 from prunekit.core.modes import eval_mode
 from prunekit.core.plan import Plan
 from prunekit.errors import ConfigError, InputError
-from prunekit.methods.registry import method_for
+from prunekit.methods.registry import MethodEntry, entries, entry_for
 from prunekit.models.hf import hf_spec
 from prunekit.models.spec import ModelSpec, attach_plan, attach_spec, plan_of, spec_of
 
@@ -76,23 +75,17 @@ def prune(
             "trace the model and measure it"
         )
     split_inputs(example_inputs)
-    method = method_for(config)
-    if loss_fn is not None and "loss_fn" not in inspect.signature(method).parameters:
-        raise ConfigError(
-            f"{type(config).__name__} does not take loss_fn=: it would train or score with its "
-            "own loss (cross-entropy for SFP/CR-SFP) or none (layer removal), never yours; fix: "
-            "drop loss_fn, or use a method that takes it (channel, basis, double, adaptive, "
-            "features, SGLP)"
-        )
+    entry = entry_for(config)
+    given = {"train_data": train_data, "val_data": val_data, "loss_fn": loss_fn}
+    given = {name: value for name, value in given.items() if value is not None}
+    _refuse_what_is_not_taken(entry, given)
     base = spec_of(model) or hf_spec(model)  # before any edit (inplace=True edits model)
     history = plan_of(model)  # edits already applied to the base (a model pruned before)
     modes = {name: module.training for name, module in model.named_modules()}
     work = model if inplace else copy.deepcopy(model)
     before = measure(model, example_inputs)
     with eval_mode(work):
-        outcome = method(
-            work, config, example_inputs, train_data=train_data, val_data=val_data, loss_fn=loss_fn
-        )
+        outcome = entry.prune(work, config, example_inputs, **given)
     pruned = outcome.model
     for name, module in pruned.named_modules():
         module.training = modes.get(name, module.training)
@@ -102,3 +95,15 @@ def prune(
     after_inputs = outcome.example_inputs  # feature selection reduces them
     after = measure(pruned, example_inputs if after_inputs is None else after_inputs)
     return PruneResult(pruned, outcome.plan, before, after, config, outcome.details, base)
+
+
+def _refuse_what_is_not_taken(entry: MethodEntry, given: dict[str, Any]) -> None:
+    """An argument the method would not use is an error, never silently dropped (a loss_fn
+    passed to SFP would otherwise train with cross-entropy)."""
+    for name in given:
+        if name not in entry.takes:
+            takers = [f"pk.{e.config.__name__}" for e in entries() if name in e.takes]
+            raise ConfigError(
+                f"{entry.config.__name__} does not take {name}=: it would be ignored, never "
+                f"used; fix: drop {name}=, or use a method that takes it ({', '.join(takers)})"
+            )

@@ -8,6 +8,7 @@ its import in ``methods/__init__.py`` (docs/architecture.md, "Adding a method").
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from prunekit.errors import ConfigError, UnknownNameError
 
 Method = Callable[..., Any]
+OPTIONAL_ARGUMENTS = ("train_data", "val_data", "loss_fn")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,14 @@ class MethodEntry:
     prune: Method
     resumable: bool
     page: str
+
+    @property
+    def takes(self) -> frozenset[str]:
+        """The optional pk.prune arguments this method uses (``train_data``, ``val_data``,
+        ``loss_fn``), read from its function's signature: pk.prune refuses the others rather
+        than drop them."""
+        names = inspect.signature(self.prune).parameters
+        return frozenset(n for n in OPTIONAL_ARGUMENTS if n in names)
 
 
 _ENTRIES: dict[str, MethodEntry] = {}

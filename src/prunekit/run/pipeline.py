@@ -70,9 +70,12 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
     if not state.done("prune"):
         _say(progress, f"seed {seed}: pruning with {recipe.method.name}")
         config = recipe.method_config(seed)
-        if entry_for(config).resumable and config.checkpoint_dir is None:
+        entry = entry_for(config)
+        if entry.resumable and config.checkpoint_dir is None:
             config = dataclasses.replace(config, checkpoint_dir=str(checkpoints / "method"))
-        result = prune(dense, config, example_inputs=example, train_data=train, val_data=val)
+        data = {"train_data": train, "val_data": val}
+        data = {name: loader for name, loader in data.items() if name in entry.takes}
+        result = prune(dense, config, example_inputs=example, **data)
         save(result, directory / "pruned")
         details = dict(result.details)
         selector = feature_selector(result.model)

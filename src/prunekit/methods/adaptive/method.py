@@ -25,7 +25,6 @@ def prune_adaptive(
     example_inputs: ExampleInputs,
     train_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
-    **_: Any,
 ) -> MethodOutcome:
     if train_data is None and (config.sparse_epochs or config.finetune_epochs):
         raise ConfigError(

@@ -94,7 +94,6 @@ def prune_basis(
     train_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
     base: dict[str, int] | None = None,
-    **_: Any,
 ) -> MethodOutcome:
     if train_data is None:
         raise ConfigError("BasisConfig trains the scaling factors: pass train_data= to pk.prune")
@@ -163,7 +162,6 @@ def prune_double(
     example_inputs: ExampleInputs,
     train_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
-    **_: Any,
 ) -> MethodOutcome:
     from prunekit.methods.channel.method import prune_channels
 

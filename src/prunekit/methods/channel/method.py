@@ -32,7 +32,6 @@ def prune_channels(
     example_inputs: ExampleInputs,
     train_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
-    **_: Any,
 ) -> MethodOutcome:
     """Prune ``model`` in place (the caller passes a copy unless inplace was asked)."""
     graph = ChannelGraph(model, example_inputs)

@@ -42,7 +42,6 @@ def prune_features(
     example_inputs: ExampleInputs,
     train_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
-    **_: Any,
 ) -> MethodOutcome:
     if train_data is None:
         raise ConfigError("FeatureConfig trains with masks: pass train_data= to pk.prune")

@@ -24,7 +24,6 @@ def prune_layers(
     example_inputs: ExampleInputs,
     train_data: Iterable[Any] | None = None,
     val_data: Iterable[Any] | None = None,
-    **_: Any,
 ) -> MethodOutcome:
     units = find_units(model, example_inputs, config.units)
     removable = [u.path for u in units if u.removable]

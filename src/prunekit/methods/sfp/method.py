@@ -58,7 +58,6 @@ def prune_sfp(
     example_inputs: ExampleInputs,
     train_data: Iterable[Any] | None = None,
     val_data: Iterable[Any] | None = None,
-    **_: Any,
 ) -> MethodOutcome:
     if train_data is None or not hasattr(train_data, "__len__"):
         raise ConfigError(

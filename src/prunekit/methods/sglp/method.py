@@ -61,7 +61,6 @@ def prune_sglp(
     train_data: Iterable[Any] | None = None,
     val_data: Iterable[Any] | None = None,
     loss_fn: LossFn | None = None,
-    **_: Any,
 ) -> MethodOutcome:
     units = find_units(model, example_inputs, config.units)
     if train_data is None:
