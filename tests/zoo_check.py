@@ -29,7 +29,8 @@ from prunekit.core.inputs import call_model, primary_output
 from prunekit.core.plan import Plan
 from prunekit.core.screen import exact_error, screen, trial_removal
 from prunekit.core.selection import group_edits
-from prunekit.core.surgery import dim_size, get_module, is_custom_norm
+from prunekit.core.slicer_base import is_custom_norm
+from prunekit.core.surgery import dim_size, get_module
 from prunekit.core.verify import relative_error, zero_readers
 
 EXACT_TOLERANCE = 1e-5

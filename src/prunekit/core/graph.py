@@ -23,14 +23,13 @@ from prunekit.core import tp_patches
 from prunekit.core.heads import HeadSpec, find_heads, head_members, projection_paths, units
 from prunekit.core.inputs import ExampleInputs, call_model, split_inputs
 from prunekit.core.modes import eval_mode
-from prunekit.core.surgery import dim_size, get_module, is_custom_norm, is_transposed_linear
+from prunekit.core.slicer_base import is_transposed_linear
+from prunekit.core.slicers import slicer_for
+from prunekit.core.surgery import dim_size, get_module
 from prunekit.core.train_only import train_only_modules, training_inputs, training_pass
 from prunekit.errors import InputError, PrunekitError
 
 PRUNABLE_ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
-# Members whose output depends on how many channels there are (statistics over the channel
-# dimension, attention's 1/sqrt(head_dim)): removing zeroed channels changes them by design.
-_NORMALISING = (nn.LayerNorm, nn.GroupNorm, nn.RMSNorm, nn.MultiheadAttention)
 
 
 @dataclass(frozen=True)
@@ -262,12 +261,13 @@ class ChannelGraph:
             dim = "out" if is_out else "in"
             if _is_grouped(target):
                 channel_groups = math.lcm(channel_groups, target.groups)
-            if isinstance(target, nn.MultiheadAttention):
-                step = math.lcm(step, target.num_heads)
-            if isinstance(target, nn.GroupNorm):
-                step = math.lcm(step, target.num_groups)
-            if isinstance(target, _NORMALISING) or is_custom_norm(target):
-                normalising.append(path)
+            slicer = slicer_for(target)
+            if slicer is not None:
+                step = math.lcm(step, slicer.step(target))
+                # its output depends on how many channels there are (statistics over them,
+                # attention's 1/sqrt(head_dim)): removing zeroed channels changes it by design
+                if slicer.normalising:
+                    normalising.append(path)
             local = _local(idxs)
             if local and not 0 <= min(local) <= max(local) < _dim_size(target, dim):
                 self.skipped.append(
@@ -369,9 +369,8 @@ class _OutputRecorder:
 
 def _is_parametric(module: nn.Module) -> bool:
     """Layers that mix channels (their output channels are their own): conv, linear, embedding."""
-    return is_transposed_linear(module) or isinstance(
-        module, nn.modules.conv._ConvNd | nn.Linear | nn.Embedding | nn.MultiheadAttention
-    )
+    slicer = slicer_for(module)
+    return slicer is not None and slicer.mixes
 
 
 def _tensors(value: Any) -> Iterator[torch.Tensor]:

@@ -12,31 +12,17 @@ import torch
 from torch import nn
 
 from prunekit.core.graph import ChannelGroup, Member
-from prunekit.core.surgery import get_module, is_custom_norm, is_transposed_linear
+from prunekit.core.slicers import slicer_for
+from prunekit.core.surgery import get_module
 
 CRITERIA = ("l1", "l2", "taylor", "bn", "random")
-_CONV = nn.modules.conv._ConvNd
 _BATCHNORM = nn.modules.batchnorm._BatchNorm
 
 
 def per_channel(module: nn.Module, dim: str, values: torch.Tensor) -> torch.Tensor | None:
     """Sum of ``values`` (shaped like ``module.weight``) over everything but the ``dim`` channel."""
-    if isinstance(module, _CONV) and not module.transposed:
-        if dim == "out":
-            return values.flatten(1).sum(1)
-        groups, out_pg = module.groups, module.out_channels // module.groups
-        in_pg = values.shape[1]
-        return values.reshape(groups, out_pg, in_pg, -1).sum((1, 3)).flatten()
-    if isinstance(module, nn.Linear):
-        return values.sum(1) if dim == "out" else values.sum(0)
-    if is_transposed_linear(module):
-        return values.sum(0) if dim == "out" else values.sum(1)
-    if isinstance(module, nn.Embedding) and dim == "out":
-        return values.sum(0)
-    norms = _BATCHNORM | nn.LayerNorm | nn.GroupNorm | nn.RMSNorm
-    if (isinstance(module, norms) or is_custom_norm(module)) and values.dim() == 1:
-        return values
-    return None
+    slicer = slicer_for(module)
+    return None if slicer is None else slicer.per_channel(module, dim, values)
 
 
 def _accumulate(

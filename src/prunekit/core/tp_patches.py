@@ -12,7 +12,8 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.surgery import dim_size, is_custom_norm, is_transposed_linear
+from prunekit.core.slicer_base import is_custom_norm, is_transposed_linear
+from prunekit.core.surgery import dim_size
 from prunekit.errors import PrunekitError
 
 _MAPPERS = (

@@ -9,7 +9,8 @@ from __future__ import annotations
 from torch import nn
 
 from prunekit.core.heads import HEAD_FINDERS, HeadSpec, Projection
-from prunekit.core.surgery import get_module, is_transposed_linear
+from prunekit.core.slicer_base import is_transposed_linear
+from prunekit.core.surgery import get_module
 
 _HEAD_COUNTS = (
     ("num_heads", "heads"),

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from prunekit.core.graph import ChannelGroup
+from prunekit.core.slicers import slicer_of
 from prunekit.core.surgery import get_module
 
 GATE = "adaptive_channel_gate"
@@ -106,7 +107,7 @@ def _producer(module: nn.Module) -> bool:
 
 
 def _dim(module: nn.Module) -> int:
-    return -1 if isinstance(module, nn.Linear) else 1
+    return slicer_of(module).channel_axis(module)
 
 
 @torch.no_grad()

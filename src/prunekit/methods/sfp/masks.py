@@ -13,6 +13,7 @@ from torch import nn
 
 from prunekit.core.graph import ChannelGroup
 from prunekit.core.selection import lowest, removal_count
+from prunekit.core.slicers import slicer_of
 from prunekit.core.surgery import get_module
 from prunekit.methods.sfp.norms import PRODUCERS, folded_scale
 
@@ -151,7 +152,7 @@ class GroupMasks:
 
             def hook(_m: nn.Module, _args: Any, output: torch.Tensor, mask: Any = mask) -> Any:
                 shape = [1] * output.dim()
-                axis = -1 if isinstance(_m, nn.Linear) else 1
+                axis = slicer_of(_m).channel_axis(_m)
                 shape[axis] = -1
                 m = mask.to(output.device, output.dtype).reshape(shape)
                 return _MaskOutput.apply(output, m)
