@@ -73,7 +73,8 @@ config = (pk.ChannelConfig(target=target) if method == "core"
           else pk.SGLPConfig(target=target, cka_batches=2, score_batches=2, exhaustive_limit=8))
 params = sum(p.numel() for p in model.parameters())
 start = time.perf_counter()
-pk.prune(model, config, example_inputs=example, train_data=batches, val_data=batches)
+scoring = {} if method == "core" else {"val_data": batches}  # channel pruning takes no val_data
+pk.prune(model, config, example_inputs=example, train_data=batches, **scoring)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"params": params, "seconds": seconds, "peak_extra_mb": (peak - base) / 1024}))

@@ -26,6 +26,7 @@ import torch
 
 import prunekit as pk
 from machine import machine
+from prunekit.methods.registry import entry_for
 from prunekit.report.figures import cka_heatmap
 from prunekit.train import accuracy, fit
 from tasks import fresh_resnet, options
@@ -147,7 +148,7 @@ def minilm(seeds: int, figures: Path) -> dict[str, Any]:
             example_inputs=example,
             train_data=batches,
             val_data=[{k: v for k, v in b.items() if k != "labels"} for b in batches],
-            loss_fn=loss_fn,
+            **({"loss_fn": loss_fn} if "loss_fn" in entry_for(config).takes else {}),
         )
         with torch.no_grad():
             pruned = sentence_embeddings(result.model, tokenizer, sentences)
