@@ -4,6 +4,7 @@ on CPU; and an interrupt (Ctrl-C) inside ``pk.prune`` leaves the caller's model 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 import prunekit as pk
+from prunekit.methods.config_base import MethodConfig
 from prunekit.methods.registry import OPTIONAL_ARGUMENTS, entries, entry_for
 
 T = pk.Target
@@ -72,6 +74,24 @@ def _prune(method: str, global_seed: int) -> pk.PruneResult:
 
 def test_every_registered_method_has_a_case() -> None:
     assert set(CASES) == {entry.name for entry in entries()}
+
+
+@pytest.mark.parametrize("method", sorted(CASES))
+def test_every_config_round_trips_through_json(method: str) -> None:
+    _, config, _ = CASES[method]
+    assert isinstance(config, MethodConfig)
+    text = json.dumps(config.to_dict())
+    assert type(config).from_dict(json.loads(text)) == config
+
+
+def test_a_config_field_without_a_plain_form_is_named() -> None:
+    config = pk.CRSFPConfig(rate=0.5, augment=lambda x: x)
+    with pytest.raises(pk.ConfigError, match=r"CRSFPConfig\.augment is .*no plain"):
+        config.to_dict()
+    with pytest.raises(pk.ConfigError, match=r"ChannelConfig\.ratio is not a field"):
+        pk.ChannelConfig.from_dict({"target": {"params": 0.5}, "ratio": 0.5})
+    with pytest.raises(pk.ConfigError, match=r"SGLPConfig\.cka_batches is 0; expected an integer"):
+        pk.SGLPConfig(target=T(layers=0.5), cka_batches=0)
 
 
 @pytest.mark.parametrize("method", sorted(CASES))

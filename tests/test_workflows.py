@@ -73,6 +73,7 @@ def _channels(params: float) -> pk.ChannelConfig:
     return pk.ChannelConfig(target=pk.Target(params=params), importance="l2")
 
 
+@pytest.mark.slow  # a fresh Python process each: ~13 s
 def test_channel_then_channel_saves_and_loads_in_a_fresh_process(tmp_path: Path) -> None:
     model = pk.zoo.model("resnet18", num_classes=10)
     first = pk.prune(model, _channels(0.7), example_inputs=X)
@@ -84,6 +85,7 @@ def test_channel_then_channel_saves_and_loads_in_a_fresh_process(tmp_path: Path)
     _round_trips({tmp_path / "result": second.model, tmp_path / "model": second.model}, X, tmp_path)
 
 
+@pytest.mark.slow  # a fresh Python process each: ~13 s
 def test_load_fine_tune_in_train_mode_save_and_load_again(tmp_path: Path) -> None:
     model = pk.zoo.model("resnet18", num_classes=10)
     pk.save(pk.prune(model, _channels(0.5), example_inputs=X), tmp_path / "pruned")
@@ -95,6 +97,7 @@ def test_load_fine_tune_in_train_mode_save_and_load_again(tmp_path: Path) -> Non
     _round_trips({tmp_path / "tuned": loaded, tmp_path / "again": again.model}, X, tmp_path)
 
 
+@pytest.mark.slow  # a fresh Python process each: ~13 s
 def test_layers_then_channels_on_a_hugging_face_model(tmp_path: Path) -> None:
     x = hf_inputs("llama")
     layers = pk.prune(
@@ -106,6 +109,7 @@ def test_layers_then_channels_on_a_hugging_face_model(tmp_path: Path) -> None:
     _round_trips({tmp_path / "llama": width.model}, x, tmp_path)
 
 
+@pytest.mark.slow  # a fresh Python process each: ~13 s
 def test_basis_after_channel_pruning(tmp_path: Path) -> None:
     model = pk.zoo.model("resnet18", num_classes=10)
     channel = pk.prune(model, _channels(0.6), example_inputs=X)

@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prunekit.errors import ConfigError
+from prunekit.methods.config_base import decode
 from prunekit.methods.registry import entry_named
 
 
@@ -88,41 +88,7 @@ def _with(config: Any, **values: Any) -> Any:
 
 def build_config(method: str, fields: dict[str, Any], where: str) -> Any:
     """The config of the registered method ``method`` from a recipe's mapping."""
-    return decode(entry_named(method).config, fields, where)
-
-
-def decode(cls: type, fields: dict[str, Any], where: str) -> Any:
-    """A config dataclass from YAML values: unknown fields are named, a mapping given to a
-    field whose type is a dataclass (``Target``, DoubleConfig's nested configs) is decoded as
-    one, and YAML lists become tuples."""
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(fields) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"recipe field {where}.{unknown[0]} is not a field of {cls.__name__}; "
-            f"known fields: {', '.join(known)}"
-        )
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for name, value in fields.items():
-        inner = _dataclass_in(hints.get(name))
-        if isinstance(value, dict) and inner is not None:
-            value = decode(inner, value, f"{where}.{name}")
-        elif isinstance(value, list):
-            value = tuple(value)
-        values[name] = value
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"recipe field {where}: {exc}") from exc
-
-
-def _dataclass_in(hint: Any) -> type | None:
-    """The dataclass a type hint names (``Target``, ``Target | None``), if any."""
-    for candidate in (hint, *typing.get_args(hint)):
-        if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
-            return candidate
-    return None
+    return decode(entry_named(method).config, fields, f"recipe field {where}")
 
 
 PACKAGED = Path(__file__).resolve().parent.parent / "recipes"

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from prunekit.core.target import Target
 from prunekit.errors import ConfigError
+from prunekit.methods.config_base import MethodConfig
 
 RANKINGS = ("magnitude", "per_cost")
 
 
 @dataclass(frozen=True)
-class AdaptiveConfig:
+class AdaptiveConfig(MethodConfig):
     """Adaptive layer + channel pruning (docs/methods/adaptive.md).
 
     A scalar gate on every residual branch (``x + g * F(x)``) and the batch-norm scales (or a
@@ -67,25 +68,16 @@ class AdaptiveConfig:
                 "learned (use pk.SGLPConfig for a layer count)"
             )
         if self.penalty < 0:
-            raise ConfigError(f"AdaptiveConfig.penalty is {self.penalty}; expected >= 0")
+            self._fail("penalty", ">= 0")
         for name in ("sparse_epochs", "finetune_epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ConfigError(f"AdaptiveConfig.{name} is {value!r}; expected an int >= 0")
+            self._at_least(name, 0)
         for name in ("lr", "gate_lr", "finetune_lr"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"AdaptiveConfig.{name} is {getattr(self, name)}; expected > 0")
-        if self.ranking not in RANKINGS:
-            raise ConfigError(
-                f"AdaptiveConfig.ranking is {self.ranking!r}; expected one of {RANKINGS}"
-            )
+            self._positive(name)
+        self._one_of("ranking", RANKINGS)
         if not (self.layers or self.channels):
             raise ConfigError(
                 "AdaptiveConfig has layers=False and channels=False: nothing could be pruned; "
                 "enable at least one"
             )
-        if not 0.0 < self.max_fraction < 1.0:
-            raise ConfigError(
-                f"AdaptiveConfig.max_fraction is {self.max_fraction}; expected a fraction in (0, 1)"
-            )
+        self._fraction("max_fraction")
         object.__setattr__(self, "units", tuple(self.units))

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from prunekit.core.target import Target
 from prunekit.errors import ConfigError
 from prunekit.methods.channel.config import ChannelConfig
+from prunekit.methods.config_base import MethodConfig
 
 
 @dataclass(frozen=True)
-class BasisConfig:
+class BasisConfig(MethodConfig):
     """Decompose every ungrouped conv and linear layer (the output head excepted) by SVD into
     orthonormal basis filters, a trainable scale per basis and a frozen back-projection; train
     the scales, the head and (``train_bn``) the batch-norm affines for ``epochs``; rank the
@@ -39,13 +40,13 @@ class BasisConfig:
             self.target.params is not None or self.target.macs is not None
         ):
             raise ConfigError("BasisConfig.target needs params= and/or macs=")
-        if self.epochs < 0 or self.lr <= 0:
-            raise ConfigError(f"BasisConfig(epochs={self.epochs}, lr={self.lr}): need >= 0, > 0")
+        self._at_least("epochs", 0)
+        self._positive("lr")
         object.__setattr__(self, "ignore", tuple(self.ignore))
 
 
 @dataclass(frozen=True)
-class DoubleConfig:
+class DoubleConfig(MethodConfig):
     """Double pruning: channel pruning through the core first, then basis pruning of the
     surviving layers; the basis target stays relative to the ORIGINAL model.
 

@@ -9,12 +9,13 @@ from torch import nn
 from prunekit.core.importance import CRITERIA
 from prunekit.core.target import Target
 from prunekit.errors import ConfigError
+from prunekit.methods.config_base import MethodConfig
 
 IgnoreItem = str | type | nn.Module
 
 
 @dataclass(frozen=True)
-class ChannelConfig:
+class ChannelConfig(MethodConfig):
     """Remove whole channels (filters, hidden units) and everything coupled to them.
 
     - ``target``: ``Target(params=...)`` and/or ``Target(macs=...)``: keep at most this fraction
@@ -53,27 +54,10 @@ class ChannelConfig:
                 "ChannelConfig.target needs params and/or macs "
                 "(layers and features belong to other methods)"
             )
-        if self.importance not in CRITERIA:
-            raise ConfigError(
-                f"ChannelConfig.importance is {self.importance!r}; "
-                f"expected one of {', '.join(CRITERIA)}"
-            )
-        if self.scope not in ("global", "local"):
-            raise ConfigError(
-                f"ChannelConfig.scope is {self.scope!r}; expected 'global' or 'local'"
-            )
-        if not isinstance(self.round_to, int) or self.round_to < 1:
-            raise ConfigError(
-                f"ChannelConfig.round_to is {self.round_to!r}; expected a positive integer"
-            )
-        if not 0.0 < self.max_fraction < 1.0:
-            raise ConfigError(
-                f"ChannelConfig.max_fraction is {self.max_fraction}; expected a fraction in (0, 1)"
-            )
-        if not 0.0 < self.tolerance < 1.0:
-            raise ConfigError(f"ChannelConfig.tolerance is {self.tolerance}; expected (0, 1)")
-        if self.taylor_batches < 1:
-            raise ConfigError(
-                f"ChannelConfig.taylor_batches is {self.taylor_batches}; expected at least 1"
-            )
+        self._one_of("importance", CRITERIA)
+        self._one_of("scope", ("global", "local"))
+        self._at_least("round_to", 1)
+        self._fraction("max_fraction")
+        self._fraction("tolerance")
+        self._at_least("taylor_batches", 1)
         object.__setattr__(self, "ignore", tuple(self.ignore))

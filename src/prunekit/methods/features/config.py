@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from prunekit.core.target import Target
 from prunekit.errors import ConfigError
+from prunekit.methods.config_base import MethodConfig
 from prunekit.methods.features.schedule import SCHEDULES
 
 CRITERIA = ("magnitude", "taylor")
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(MethodConfig):
     """Sparse training that zeroes the weights reading whole input features (and, jointly,
     whole hidden neurons/channels), then removal of those features and weights.
 
@@ -53,20 +54,11 @@ class FeatureConfig:
                 "FeatureConfig.target needs features=, the fraction of input features to keep "
                 "(e.g. pk.Target(features=0.25))"
             )
-        if not 0.0 <= self.hidden < 1.0:
-            raise ConfigError(f"FeatureConfig.hidden is {self.hidden}; expected [0, 1)")
-        if self.criterion not in CRITERIA:
-            raise ConfigError(
-                f"FeatureConfig.criterion is {self.criterion!r}; expected one of {CRITERIA}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"FeatureConfig.schedule is {self.schedule!r}; expected one of {SCHEDULES}"
-            )
-        if self.epochs < 1 or self.lr <= 0:
-            raise ConfigError(
-                f"FeatureConfig(epochs={self.epochs}, lr={self.lr}): need epochs >= 1, lr > 0"
-            )
+        self._fraction("hidden", low_closed=True)
+        self._one_of("criterion", CRITERIA)
+        self._one_of("schedule", SCHEDULES)
+        self._at_least("epochs", 1)
+        self._positive("lr")
         if self.patch is not None and (
             isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 1
         ):

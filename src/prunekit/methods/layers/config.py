@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from prunekit.core.layer_budget import check_target
 from prunekit.core.target import Target
-from prunekit.errors import ConfigError
+from prunekit.methods.config_base import MethodConfig
 
 CRITERIA = ("block_influence", "angular", "random", "last")
 
 
 @dataclass(frozen=True)
-class LayerConfig:
+class LayerConfig(MethodConfig):
     """Remove whole layer units (residual blocks, transformer layers) by a simple criterion.
 
     - ``criterion``: ``"block_influence"`` (ShortGPT: 1 - cos(input, output), lowest removed),
@@ -30,11 +30,6 @@ class LayerConfig:
 
     def __post_init__(self) -> None:
         check_target(self.target, "LayerConfig")
-        if self.criterion not in CRITERIA:
-            raise ConfigError(
-                f"LayerConfig.criterion is {self.criterion!r}; "
-                f"expected one of {', '.join(CRITERIA)}"
-            )
-        if self.batches < 1:
-            raise ConfigError(f"LayerConfig.batches is {self.batches}; expected at least 1")
+        self._one_of("criterion", CRITERIA)
+        self._at_least("batches", 1)
         object.__setattr__(self, "units", tuple(self.units))

@@ -9,12 +9,13 @@ import torch
 
 from prunekit.core.target import Target
 from prunekit.errors import ConfigError
+from prunekit.methods.config_base import MethodConfig
 
 CRITERIA = ("l2", "fpgm", "taylor")
 
 
 @dataclass(frozen=True)
-class SFPConfig:
+class SFPConfig(MethodConfig):
     """Soft Filter Pruning (He et al. 2018) over the core's channel groups, trained here.
 
     - ``rate``: the fraction of every group's channels masked (per group, uniform), in [0, 1);
@@ -66,16 +67,13 @@ class SFPConfig:
             return self._check_training()
         if self.rate is None:
             object.__setattr__(self, "rate", 0.3)
-        if not 0.0 <= self.rate < 1.0:
-            raise ConfigError(f"{name}.rate is {self.rate}; expected a fraction in [0, 1)")
+        self._fraction("rate", low_closed=True)
         self._check_training()
 
     def _check_training(self) -> None:
-        name = type(self).__name__
-        if self.criterion not in CRITERIA:
-            raise ConfigError(f"{name}.criterion is {self.criterion!r}; expected one of {CRITERIA}")
-        if self.epochs < 1 or self.lr <= 0:
-            raise ConfigError(f"{name}(epochs={self.epochs}, lr={self.lr}): need >= 1 and > 0")
+        self._one_of("criterion", CRITERIA)
+        self._at_least("epochs", 1)
+        self._positive("lr")
 
 
 @dataclass(frozen=True)

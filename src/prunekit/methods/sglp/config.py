@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prunekit.core.layer_budget import check_target
 from prunekit.core.target import Target
 from prunekit.errors import ConfigError
+from prunekit.methods.config_base import MethodConfig
 from prunekit.methods.sglp.cka import ESTIMATORS
 
 SEQUENCES = ("colsum", "rows")
@@ -14,7 +15,7 @@ SELECTIONS = ("loss", "gradnorm", "gradnorm_max")
 
 
 @dataclass(frozen=True)
-class SGLPConfig:
+class SGLPConfig(MethodConfig):
     """Partition the layer units into segments of similar representations (linear CKA, Fisher
     optimal segmentation), then in each segment keep the units whose removal leaves the
     network with the largest GradNorm.
@@ -51,21 +52,9 @@ class SGLPConfig:
         check_target(self.target, "SGLPConfig")
         if self.segments is not None and self.segments < 1:
             raise ConfigError(f"SGLPConfig.segments is {self.segments}; expected None or >= 1")
-        if self.max_segments < 1:
-            raise ConfigError(f"SGLPConfig.max_segments is {self.max_segments}; expected >= 1")
-        if self.sequence not in SEQUENCES:
-            raise ConfigError(
-                f"SGLPConfig.sequence is {self.sequence!r}; expected one of {SEQUENCES}"
-            )
-        if self.estimator not in ESTIMATORS:
-            raise ConfigError(
-                f"SGLPConfig.estimator is {self.estimator!r}; expected one of {ESTIMATORS}"
-            )
-        if self.selection not in SELECTIONS:
-            raise ConfigError(
-                f"SGLPConfig.selection is {self.selection!r}; expected one of {SELECTIONS}"
-            )
-        for name in ("cka_batches", "score_batches", "exhaustive_limit"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"SGLPConfig.{name} is {getattr(self, name)}; expected >= 1")
+        for name in ("max_segments", "cka_batches", "score_batches", "exhaustive_limit"):
+            self._at_least(name, 1)
+        self._one_of("sequence", SEQUENCES)
+        self._one_of("estimator", ESTIMATORS)
+        self._one_of("selection", SELECTIONS)
         object.__setattr__(self, "units", tuple(self.units))
