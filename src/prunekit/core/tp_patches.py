@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 
 from prunekit.core.slicer_base import is_custom_norm, is_transposed_linear
-from prunekit.core.surgery import dim_size
+from prunekit.core.surgery import dim_size, is_intra_coupled
 from prunekit.errors import PrunekitError
 
 _MAPPERS = (
@@ -203,13 +203,14 @@ class _FrozenMapping:
 
 def custom_pruners(model: nn.Module) -> dict[Any, Any]:
     """torch-pruning pruners for layers it does not know: HF's Conv1D and family norms. They
-    only describe channel counts and coupling; prunekit's slicers do the editing."""
+    only describe channel counts and coupling, read from the layer table (core/slicers.py);
+    prunekit's slicers do the editing."""
     import torch_pruning as tp
 
     def unused(self: Any, layer: nn.Module, idxs: Any) -> nn.Module:
-        raise NotImplementedError("prunekit slices layers itself (core/surgery.py)")
+        raise NotImplementedError("prunekit slices layers itself (core/slicers.py)")
 
-    class _TransposedLinear(tp.pruner.BasePruningFunc):
+    class _FromTable(tp.pruner.BasePruningFunc):
         def prune_out_channels(self, layer: nn.Module, idxs: Any) -> nn.Module:
             return unused(self, layer, idxs)
 
@@ -217,24 +218,18 @@ def custom_pruners(model: nn.Module) -> dict[Any, Any]:
             return unused(self, layer, idxs)
 
         def get_out_channels(self, layer: nn.Module) -> int:
-            return int(layer.weight.shape[1])
+            return dim_size(layer, "out")
 
         def get_in_channels(self, layer: nn.Module) -> int:
-            return int(layer.weight.shape[0])
+            return dim_size(layer, "in")
 
-    class _ElementwiseNorm(_TransposedLinear):
+    class _Coupled(_FromTable):
         prune_out_channels = unused
-        prune_in_channels = unused  # the same function: in and out channels are coupled
-
-        def get_out_channels(self, layer: nn.Module) -> int:
-            return int(layer.weight.shape[0])
-
-        get_in_channels = get_out_channels
+        prune_in_channels = unused  # the same function: torch-pruning couples in and out
 
     pruners: dict[Any, Any] = {}
     for module in model.modules():
-        if is_transposed_linear(module):
-            pruners.setdefault(type(module), _TransposedLinear())
-        elif is_custom_norm(module):
-            pruners.setdefault(type(module), _ElementwiseNorm())
+        if is_transposed_linear(module) or is_custom_norm(module):
+            coupled = is_intra_coupled(module)
+            pruners.setdefault(type(module), _Coupled() if coupled else _FromTable())
     return pruners
