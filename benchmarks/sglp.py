@@ -148,7 +148,7 @@ def minilm(seeds: int, figures: Path) -> dict[str, Any]:
             example_inputs=example,
             train_data=batches,
             val_data=[{k: v for k, v in b.items() if k != "labels"} for b in batches],
-            **({"loss_fn": loss_fn} if "loss_fn" in entry_for(config).takes else {}),
+            **entry_for(config).taken(loss_fn=loss_fn),
         )
         with torch.no_grad():
             pruned = sentence_embeddings(result.model, tokenizer, sentences)

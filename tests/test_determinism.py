@@ -67,8 +67,7 @@ def _prune(method: str, global_seed: int) -> pk.PruneResult:
     data = _data(dims) if dims else [(x.flatten(1), y) for x, y in _data(1)]
     model = factory()
     torch.manual_seed(global_seed)  # only the config's seed may matter
-    given = {"train_data": data, "val_data": data}
-    given = {name: value for name, value in given.items() if name in entry_for(config).takes}
+    given = entry_for(config).taken(train_data=data, val_data=data)
     return pk.prune(model, config, example_inputs=data[0][0][:2], **given)
 
 

@@ -103,37 +103,48 @@ class _Conv(Slicer):
 
 
 class _Linear(Slicer):
+    """``nn.Linear``: weight (out, in). Hugging Face's ``Conv1D`` is the same with the weight's
+    axes swapped (``_TransposedLinear``)."""
+
     mixes = True
+    out_axis, out_size, in_size = 0, "out_features", "in_features"
 
     def matches(self, module: nn.Module) -> bool:
         return isinstance(module, nn.Linear)
 
     def sizes(self, module: nn.Module) -> tuple[int, int]:
-        return module.out_features, module.in_features
+        return getattr(module, self.out_size), getattr(module, self.in_size)
 
     def slice(self, module: nn.Module, path: str, keep_out: Keep, keep_in: Keep) -> None:
         if keep_out is not None:
-            set_param(module, "weight", select(module.weight, 0, keep_out))
+            set_param(module, "weight", select(module.weight, self.out_axis, keep_out))
             set_param(module, "bias", select(module.bias, 0, keep_out))
-            module.out_features = len(keep_out)
+            setattr(module, self.out_size, len(keep_out))
         if keep_in is not None:
-            set_param(module, "weight", select(module.weight, 1, keep_in))
-            module.in_features = len(keep_in)
+            set_param(module, "weight", select(module.weight, 1 - self.out_axis, keep_in))
+            if hasattr(module, self.in_size):
+                setattr(module, self.in_size, len(keep_in))
 
     def per_channel(self, module: nn.Module, dim: str, values: torch.Tensor) -> torch.Tensor | None:
-        return values.sum(1) if dim == "out" else values.sum(0)
+        return values.sum(1 - self.out_axis) if dim == "out" else values.sum(self.out_axis)
 
     def zero_readers(self, module: nn.Module, local: Sequence[int]) -> None:
-        module.weight[:, list(local)] = 0
+        _zero(module.weight, 1 - self.out_axis, local)
+
+    def zero_producers(self, module: nn.Module, local: Sequence[int]) -> None:
+        _zero(module.weight, self.out_axis, local)
+        if module.bias is not None:
+            _zero(module.bias, 0, local)
 
     def channel_axis(self, module: nn.Module) -> int:
         return -1
 
 
-class _TransposedLinear(Slicer):
-    """Hugging Face's ``Conv1D``: weight (in, out), ``nf`` outputs, ``nx`` inputs."""
+class _TransposedLinear(_Linear):
+    """Hugging Face's ``Conv1D``: weight (in, out), ``nf`` outputs, ``nx`` inputs (absent in
+    some versions, so the sizes are read from the weight)."""
 
-    mixes = True
+    out_axis, out_size, in_size = 1, "nf", "nx"
 
     def matches(self, module: nn.Module) -> bool:
         return is_transposed_linear(module)
@@ -141,29 +152,10 @@ class _TransposedLinear(Slicer):
     def sizes(self, module: nn.Module) -> tuple[int, int]:
         return int(module.weight.shape[1]), int(module.weight.shape[0])
 
-    def slice(self, module: nn.Module, path: str, keep_out: Keep, keep_in: Keep) -> None:
-        if keep_out is not None:
-            set_param(module, "weight", select(module.weight, 1, keep_out))
-            set_param(module, "bias", select(module.bias, 0, keep_out))
-            module.nf = len(keep_out)
-        if keep_in is not None:
-            set_param(module, "weight", select(module.weight, 0, keep_in))
-            if hasattr(module, "nx"):
-                module.nx = len(keep_in)
 
-    def per_channel(self, module: nn.Module, dim: str, values: torch.Tensor) -> torch.Tensor | None:
-        return values.sum(0) if dim == "out" else values.sum(1)
-
-    def zero_readers(self, module: nn.Module, local: Sequence[int]) -> None:
-        module.weight[list(local)] = 0
-
-    def zero_producers(self, module: nn.Module, local: Sequence[int]) -> None:
-        module.weight[:, list(local)] = 0
-        if module.bias is not None:
-            module.bias[list(local)] = 0
-
-    def channel_axis(self, module: nn.Module) -> int:
-        return -1
+def _zero(tensor: torch.Tensor, axis: int, local: Sequence[int]) -> None:
+    index = torch.as_tensor(list(local), dtype=torch.long, device=tensor.device)
+    tensor.index_fill_(axis, index, 0)
 
 
 class _Embedding(Slicer):

@@ -41,6 +41,11 @@ class MethodEntry:
         names = inspect.signature(self.prune).parameters
         return frozenset(n for n in OPTIONAL_ARGUMENTS if n in names)
 
+    def taken(self, **given: Any) -> dict[str, Any]:
+        """The arguments of ``given`` this method takes (a caller with data for every method,
+        such as the run pipeline, passes only these)."""
+        return {name: value for name, value in given.items() if name in self.takes}
+
 
 _ENTRIES: dict[str, MethodEntry] = {}
 

@@ -73,8 +73,7 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
         entry = entry_for(config)
         if entry.resumable and config.checkpoint_dir is None:
             config = dataclasses.replace(config, checkpoint_dir=str(checkpoints / "method"))
-        data = {"train_data": train, "val_data": val}
-        data = {name: loader for name, loader in data.items() if name in entry.takes}
+        data = entry.taken(train_data=train, val_data=val)
         result = prune(dense, config, example_inputs=example, **data)
         save(result, directory / "pruned")
         details = dict(result.details)
