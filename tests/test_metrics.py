@@ -98,3 +98,33 @@ def test_macs_at_different_batch_sizes_are_not_compared() -> None:
     with pytest.raises(pk.PrunekitError, match="batch 1 .* batch 2 .*same example inputs"):
         two.ratio(one)
     assert pk.Metrics.from_dict(one.to_dict()) == one
+
+
+def _attention_macs(batch: int, heads: int, queries: int, keys: int, width: int) -> int:
+    return 2 * batch * heads * queries * keys * width  # Q K^T and the weighted sum of V
+
+
+def test_multihead_attention_fast_path_is_counted() -> None:
+    # eval + no_grad takes nn.MultiheadAttention's fused fast path, which FlopCounterMode does
+    # not see: the projections and the attention must still be counted
+    layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, batch_first=True)
+    x = torch.randn(2, 10, 32)
+    tokens = 2 * 10
+    linear = tokens * (32 * 3 * 32 + 32 * 32 + 32 * 64 + 64 * 32)
+    assert pk.measure(layer, x).macs == linear + _attention_macs(2, 4, 10, 10, 8)
+    assert torch.backends.mha.get_fastpath_enabled()  # restored after counting
+
+
+def test_vit_b_16_macs_match_the_published_figure() -> None:
+    # 17.56 GFLOPs in torchvision's model card counts multiply-accumulates
+    vit = torchvision.models.vit_b_16()
+    assert pk.measure(vit, torch.randn(1, 3, 224, 224)).macs == 17_563_828_224
+
+
+def test_scaled_dot_product_attention_cpu_kernel_is_counted() -> None:
+    class Attention(nn.Module):
+        def forward(self, q: torch.Tensor) -> torch.Tensor:
+            return nn.functional.scaled_dot_product_attention(q, q, q)
+
+    q = torch.randn(2, 4, 10, 8)
+    assert pk.measure(Attention(), q).macs == _attention_macs(2, 4, 10, 10, 8)

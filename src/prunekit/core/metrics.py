@@ -1,13 +1,17 @@
 """Params, MACs and latency of a model, and ratios between two models.
 
 MACs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs / 2): convolutions,
-matrix products and attention, not normalisation or activations. Latency is the median of
+matrix products and attention, not normalisation or activations. Two CPU paths hide work from
+it and are opened while counting: ``nn.MultiheadAttention``'s fused fast path (its projections
+and attention run as one uncounted op; the fast path is switched off while counting) and
+scaled-dot-product attention's CPU kernel (given the same formula as the GPU kernels). Latency is the median of
 ``torch.utils.benchmark.Timer.blocked_autorange`` with threads, batch, device and dtype recorded.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any
@@ -150,9 +154,28 @@ def count_buffers(model: nn.Module) -> int:
 
 def count_macs(model: nn.Module, example_inputs: ExampleInputs) -> int:
     """Multiply-accumulates of one forward pass on ``example_inputs`` (eval mode, no grad)."""
-    with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
-        call_model(model, example_inputs)
+    counter = FlopCounterMode(display=False, custom_mapping=_UNCOUNTED_KERNELS)
+    fast_path = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with eval_mode(model), torch.no_grad(), counter:
+            call_model(model, example_inputs)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast_path)
     return int(counter.get_total_flops()) // 2
+
+
+def _attention_flops(
+    query_shape: torch.Size, key_shape: torch.Size, value_shape: torch.Size, *_: Any, **__: Any
+) -> int:
+    """FLOPs of softmax(Q K^T) V: two batched matrix products (FlopCounterMode's formula)."""
+    *batch, queries, width = query_shape
+    keys, value_width = key_shape[-2], value_shape[-1]
+    heads = math.prod(batch)
+    return 2 * heads * queries * keys * (width + value_width)
+
+
+_UNCOUNTED_KERNELS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _attention_flops}
 
 
 def measure_latency(
