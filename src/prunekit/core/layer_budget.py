@@ -3,15 +3,14 @@ the result: the model with those units deleted, and its plan."""
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from torch import nn
 
+from prunekit.core.fractions import KeptFractions
 from prunekit.core.inputs import ExampleInputs
-from prunekit.core.metrics import count_macs, count_params
 from prunekit.core.plan import Plan
 from prunekit.core.target import Target
 from prunekit.core.units import Unit, most_removable, removal_edits
@@ -42,19 +41,11 @@ def choose(
     which units). A target that removing every removable unit cannot meet raises."""
     removable = most_removable(units)
     given = target.given()
-    base = {"params": count_params(model)}
-    if "macs" in given:
-        base["macs"] = count_macs(model, example_inputs)
+    kept = KeptFractions(model, example_inputs, given)
 
     def fractions(removed: list[str]) -> dict[str, float]:
-        pruned = apply(copy.deepcopy(model), units, removed)
-        out = {
-            "layers": 1 - len(removed) / len(units),
-            "params": count_params(pruned) / base["params"],
-        }
-        if "macs" in base:
-            out["macs"] = count_macs(pruned, example_inputs) / max(1, base["macs"])
-        return out
+        plan = Plan(removal_edits(model, units, removed))
+        return {"layers": 1 - len(removed) / len(units), **kept.of_plan(plan)}
 
     def meets(f: dict[str, float]) -> bool:
         return all(f[k] <= v + 1e-12 for k, v in given.items())

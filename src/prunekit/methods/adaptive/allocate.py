@@ -3,14 +3,13 @@ removal meets the target: the split between layers and channels is whatever the 
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from prunekit.core.metrics import count_macs, count_params
+from prunekit.core.fractions import KeptFractions
 from prunekit.core.plan import Plan
 from prunekit.core.selection import group_edits, lowest, removal_count, unit
 from prunekit.core.units import removal_edits
@@ -87,9 +86,7 @@ def allocate(
     order = ranking(gates, layer_scores, channel_scores)
     given = gates.config.target.given()
     model, inputs = gates.model, gates.example_inputs
-    base = {"params": gates.total}
-    if "macs" in given:
-        base["macs"] = count_macs(model, inputs)
+    kept = KeptFractions(model, inputs, given)
 
     def select(chosen: list[Candidate]) -> tuple[list[str], dict[int, list[int]]]:
         units = [c.layer for c in chosen if c.layer is not None]
@@ -104,12 +101,7 @@ def allocate(
         return units, channels
 
     def fractions(units: list[str], channels: dict[int, list[int]]) -> dict[str, float]:
-        trial = copy.deepcopy(model)
-        edits(gates, units, channels).apply(trial)
-        out = {"params": count_params(trial) / base["params"]}
-        if "macs" in base:
-            out["macs"] = count_macs(trial, inputs) / max(1, base["macs"])
-        return out
+        return kept.of_plan(edits(gates, units, channels))
 
     def shortest(order: list[Candidate], low: int) -> tuple[int, dict[str, float]] | None:
         high = len(order)

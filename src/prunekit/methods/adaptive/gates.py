@@ -3,13 +3,13 @@ training loop calls (the library's ``fit`` or your own)."""
 
 from __future__ import annotations
 
-import copy
 import warnings
 from typing import Any
 
 import torch
 from torch import nn
 
+from prunekit.core.fractions import KeptFractions
 from prunekit.core.graph import ChannelGraph, ChannelGroup
 from prunekit.core.inputs import ExampleInputs
 from prunekit.core.metrics import count_params
@@ -48,6 +48,7 @@ class AdaptiveGates:
     ) -> None:
         self.model, self.config, self.example_inputs = model, config, example_inputs
         self.total = count_params(model)
+        self._kept = KeptFractions(model, example_inputs, ("params",))
         self.skipped: list[dict[str, str]] = []
         self.history: list[dict[str, Any]] = []
         self.units: list[Unit] = []
@@ -125,9 +126,8 @@ class AdaptiveGates:
     def _channel_cost(self, group: ChannelGroup) -> float:
         """Parameters removed per channel of ``group`` (measured by removing one step)."""
         step = unit(group)
-        trial = copy.deepcopy(self.model)
-        Plan(group_edits(self.model, [group], {0: list(range(step))})).apply(trial)
-        return (self.total - count_params(trial)) / step
+        plan = Plan(group_edits(self.model, [group], {0: list(range(step))}))
+        return (self.total - self._kept.counts_of_plan(plan)["params"]) / step
 
     def penalty(self) -> torch.Tensor:
         """lambda * sum over gates of |gate| * (parameters it controls) / (model parameters)."""
