@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection
-from typing import Any
 
-import torch
 from torch import nn
 
+from prunekit.core.copies import meta_skeleton, on_meta
 from prunekit.core.graph import ChannelGroup
 from prunekit.core.inputs import ExampleInputs
 from prunekit.core.metrics import count_macs, count_params
@@ -26,30 +25,6 @@ from prunekit.core.selection import group_edits
 
 # what a model the meta device cannot run raises; the count then falls back to real copies
 _META_FAILURES = (RuntimeError, NotImplementedError, TypeError, ValueError, IndexError)
-
-
-def meta_skeleton(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose parameters and buffers are meta tensors of the same shapes,
-    dtypes and sharing (tied parameters stay one tensor); no tensor data is copied."""
-    memo: dict[int, Any] = {}
-    for tensor in model.parameters():
-        memo[id(tensor)] = nn.Parameter(
-            torch.empty_like(tensor, device="meta"), requires_grad=tensor.requires_grad
-        )
-    for tensor in model.buffers():
-        memo[id(tensor)] = torch.empty_like(tensor, device="meta")
-    return copy.deepcopy(model, memo)
-
-
-def on_meta(inputs: Any) -> Any:
-    """``inputs`` with every tensor moved to the meta device (structure kept)."""
-    if isinstance(inputs, torch.Tensor):
-        return inputs.to("meta")
-    if isinstance(inputs, dict):
-        return {k: on_meta(v) for k, v in inputs.items()}
-    if isinstance(inputs, (list, tuple)):
-        return type(inputs)(on_meta(v) for v in inputs)  # type: ignore[call-arg]
-    return inputs
 
 
 class KeptFractions:

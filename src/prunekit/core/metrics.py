@@ -4,8 +4,9 @@ MACs are counted by ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs / 2): co
 matrix products and attention, not normalisation or activations. Two CPU paths hide work from
 it and are opened while counting: ``nn.MultiheadAttention``'s fused fast path (its projections
 and attention run as one uncounted op; the fast path is switched off while counting) and
-scaled-dot-product attention's CPU kernel (given the same formula as the GPU kernels). Latency is the median of
-``torch.utils.benchmark.Timer.blocked_autorange`` with threads, batch, device and dtype recorded.
+scaled-dot-product attention's CPU kernel (given the same formula as the GPU kernels).
+Latency is the median of ``torch.utils.benchmark.Timer.blocked_autorange`` with threads, batch,
+device and dtype recorded.
 """
 
 from __future__ import annotations

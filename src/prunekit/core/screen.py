@@ -16,11 +16,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from prunekit.core.copies import shared_copy
 from prunekit.core.graph import ChannelGroup
 from prunekit.core.inputs import ExampleInputs, call_model, primary_output
+from prunekit.core.modes import eval_mode
 from prunekit.core.plan import Plan
 from prunekit.core.selection import group_edits, lowest, removal_count
-from prunekit.core.verify import relative_error, zero_readers
+from prunekit.core.verify import readers_zeroed, relative_error, zero_readers
 from prunekit.errors import PrunekitError
 
 # Relative output error allowed between zeroing channels and removing them. The comparison
@@ -74,27 +76,39 @@ def exact_error(
     """Relative output difference between zeroing the readers of the removed channels and
     removing them, over the groups without a normalisation over the pruned dimension (None when
     there is no such group). ``pruned_output``: the float32 output of the model with exactly
-    these removals, when the caller has it already."""
+    these removals, when the caller has it already. A float32 model is neither copied nor
+    changed: the pruned model shares its untouched tensors and the zeroing is done by hooks."""
     exact = {p: r for p, r in removal.items() if not groups[p].normalising}
     if not exact:
         return None
     wide = _float32_inputs(inputs)
-    zeroed = _float32_copy(model)
-    for position, roots in exact.items():
-        zero_readers(zeroed, groups[position], roots)
     if pruned_output is None:
         pruned = _float32_copy(model)
         Plan(group_edits(model, list(groups), exact)).apply(pruned)
         pruned_output = primary_output(call_model(pruned, wide))
-    return relative_error(primary_output(call_model(zeroed, wide)).float(), pruned_output.float())
+        del pruned
+    zeroings = [(groups[p], r) for p, r in exact.items()]
+    if _is_low(model):
+        zeroed = _float32_copy(model)
+        for group, roots in zeroings:
+            zero_readers(zeroed, group, roots)
+        reference = primary_output(call_model(zeroed, wide))
+    else:
+        with eval_mode(model), readers_zeroed(model, zeroings):
+            reference = primary_output(call_model(model, wide))
+    return relative_error(reference.float(), pruned_output.float())
 
 
 def _float32_copy(model: nn.Module) -> nn.Module:
-    """An eval-mode copy; half and bfloat16 floating tensors widened to float32."""
-    copied = copy.deepcopy(model).eval()
-    if any(t.dtype in _LOW for t in (*copied.parameters(), *copied.buffers())):
-        copied.float()
-    return copied
+    """An eval-mode copy to prune or zero: half and bfloat16 models are copied and widened to
+    float32; a float32 model's copy shares its tensors (pruning replaces them, never writes)."""
+    if not _is_low(model):
+        return shared_copy(model).eval()
+    return copy.deepcopy(model).eval().float()
+
+
+def _is_low(model: nn.Module) -> bool:
+    return any(t.dtype in _LOW for t in (*model.parameters(), *model.buffers()))
 
 
 def _float32_inputs(inputs: ExampleInputs) -> ExampleInputs:
@@ -124,7 +138,7 @@ def _runs(
     """Why the pruned model fails to run or changes the output shape ('' when it does not), and
     its output (from a float32 copy when ``widen``)."""
     try:
-        pruned = _float32_copy(model) if widen else copy.deepcopy(model).eval()
+        pruned = _float32_copy(model) if widen else shared_copy(model).eval()
         Plan(group_edits(model, list(groups), removal)).apply(pruned)
         output = primary_output(call_model(pruned, _float32_inputs(inputs) if widen else inputs))
     except (PrunekitError, RuntimeError, ValueError, IndexError, TypeError) as exc:

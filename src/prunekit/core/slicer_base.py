@@ -86,6 +86,11 @@ class Slicer:
         """Zero the weights that read input channels ``local``."""
         raise NotImplementedError(f"zeroing readers of {type(module).__name__}")
 
+    def input_axis(self, module: nn.Module) -> int | None:
+        """The axis of the layer's input that holds its input channels, where zeroing those
+        input channels computes exactly what ``zero_readers`` gives; None where it does not."""
+        return None
+
     def zero_producers(self, module: nn.Module, local: Sequence[int]) -> None:
         """Zero the weights, biases and affines that produce output channels ``local``."""
         for name in ("weight", "bias"):

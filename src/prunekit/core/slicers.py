@@ -94,6 +94,9 @@ class _Conv(Slicer):
             g = channel // in_pg
             module.weight[g * out_pg : (g + 1) * out_pg, channel % in_pg] = 0
 
+    def input_axis(self, module: nn.Module) -> int | None:
+        return 1 - module.weight.dim()  # channels before the spatial axes, batched or not
+
     def zero_producers(self, module: nn.Module, local: Sequence[int]) -> None:
         if module.transposed:  # (in, out / groups, ...): rare as a producer; readers are zeroed
             if module.bias is not None:
@@ -130,6 +133,9 @@ class _Linear(Slicer):
 
     def zero_readers(self, module: nn.Module, local: Sequence[int]) -> None:
         _zero(module.weight, 1 - self.out_axis, local)
+
+    def input_axis(self, module: nn.Module) -> int | None:
+        return -1
 
     def zero_producers(self, module: nn.Module, local: Sequence[int]) -> None:
         _zero(module.weight, self.out_axis, local)

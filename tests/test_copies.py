@@ -1,6 +1,8 @@
-"""Kept fractions are counted on a meta-device skeleton (no tensor data per evaluation); the
-counts must equal those of a real pruned copy, and a model the meta device cannot run is
-counted on real copies."""
+"""Pruning's trial copies cost no memory per parameter: kept fractions are counted on a
+meta-device skeleton (the counts must equal those of a real pruned copy; a model the meta
+device cannot run is counted on real copies), and the equivalence check zeroes readers by
+hooks on the model itself (the outputs must equal zeroing the weights of a copy, and the model
+is left as it was)."""
 
 from __future__ import annotations
 
@@ -13,20 +15,22 @@ from torch import nn
 
 from prunekit.core.fractions import KeptFractions
 from prunekit.core.graph import ChannelGraph
+from prunekit.core.inputs import call_model, primary_output
 from prunekit.core.metrics import count_macs, count_params
 from prunekit.core.plan import Plan
 from prunekit.core.screen import trial_removal
 from prunekit.core.selection import group_edits
+from prunekit.core.verify import readers_zeroed, zero_readers
 from tests import hf_tiny
 
 
 def _cases() -> dict[str, tuple[nn.Module, object]]:
+    torch.manual_seed(0)
+    vit = torchvision.models.VisionTransformer(32, 8, 2, 2, 32, 64, num_classes=5)
+    nn.init.normal_(vit.heads.head.weight)  # torchvision starts the head at zero
     return {
         "resnet18": (torchvision.models.resnet18(), torch.randn(2, 3, 32, 32)),
-        "vit": (
-            torchvision.models.VisionTransformer(32, 8, 2, 2, 32, 64, num_classes=5),
-            torch.randn(2, 3, 32, 32),
-        ),
+        "vit": (vit, torch.randn(2, 3, 32, 32)),
         "llama": (hf_tiny.tiny("llama"), hf_tiny.inputs("llama")),
     }
 
@@ -72,3 +76,29 @@ def test_a_model_the_meta_device_cannot_run_is_counted_on_real_copies() -> None:
     counted = kept.of_removal(groups, {0: [0, 1, 2, 3]})
     assert counted["params"] == (6 * 4 + 4 + 4 * 3 + 3) / count_params(model)
     assert counted["macs"] == (2 * (6 * 4 + 4 * 3)) / count_macs(model, inputs)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "vit", "llama"])
+def test_zeroing_readers_by_hooks_equals_zeroing_weights_and_restores_the_model(
+    name: str,
+) -> None:
+    # the ViT's attention (nn.MultiheadAttention) has no hook axis: zeroed in place, restored
+    model, inputs = _cases()[name]
+    model.eval()
+    before = copy.deepcopy(model.state_dict())
+    groups = ChannelGraph(model, inputs).groups()
+    removal = trial_removal(groups, seed=2)
+    zeroed = copy.deepcopy(model)
+    for position, roots in removal.items():
+        zero_readers(zeroed, groups[position], roots)
+    with torch.no_grad():
+        expected = call_model(zeroed, inputs)
+        with readers_zeroed(model, [(groups[p], r) for p, r in removal.items()]):
+            got = call_model(model, inputs)
+        again = call_model(model, inputs)
+    first = primary_output(expected)
+    assert torch.allclose(primary_output(got), first, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(primary_output(again), first)  # the zeroing is gone
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not any(m._forward_pre_hooks for m in model.modules())
