@@ -201,23 +201,34 @@ def basis(data: dict[str, Any], command: str) -> str:
 
 
 def scaling(data: dict[str, Any], command: str) -> str:
+    """One row per model, a pair of columns (seconds, extra MB) per method in the file."""
+    names = {"core": "core", "core-inplace": "core, inplace", "sglp": "SGLP"}
+    methods = [m for m in names if any(r["method"] == m for r in data["rows"])]
+    per_param = [m for m in methods if m.startswith("core")]
+    head = ["model", "params"]
+    for m in methods:
+        head += [f"{names[m]}: seconds", f"{names[m]}: extra MB"]
+        head += [f"{names[m]}: bytes/param"] if m in per_param else []
     lines = [
         _head(data, command),
         "Random weights; wall-clock seconds of the `pk.prune` call and the extra peak resident "
-        "memory it needed (MB).",
+        "memory it needed (MB; bytes/param: the same over the model's parameter count).",
         "",
-        "| model | params | core: seconds | core: extra MB | SGLP: seconds | SGLP: extra MB |",
-        "|---|---|---|---|---|---|",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
     ]
     for (model,), group in group_rows(data["rows"], "model").items():
         cells = {r["method"]: r for r in group}
         params = next((r["params"] for r in group if "params" in r), 0)
         row = [model, f"{params:,}"]
-        for method in ("core", "sglp"):
+        for method in methods:
             r = cells.get(method, {})
-            if "seconds" in r:
-                row += [f"{r['seconds']:.1f}", f"{r['peak_extra_mb']:.0f}"]
-            else:
-                row += [r.get("error", "-")[:60], ""]
+            empty = [""] if method in per_param else []
+            if "seconds" not in r:
+                row += [r.get("error", "-")[:60], "", *empty]
+                continue
+            row += [f"{r['seconds']:.1f}", f"{r['peak_extra_mb']:.0f}"]
+            if method in per_param:
+                row.append(f"{r['peak_extra_mb'] * 2**20 / r['params']:.1f}")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

@@ -101,6 +101,7 @@ SECTIONS |= {
     "basis-resnet18": ("basis-resnet18.json", tables.basis, ""),
     "basis-resnet18-hard": ("basis-resnet18-hard.json", tables.basis, ""),
     "scaling": ("scaling.json", tables.scaling, ""),
+    "scaling-core": ("scaling-core.json", tables.scaling, ""),
 }
 # plot name -> (result file, extractor in plots.EXTRACT, title)
 PLOTS = {

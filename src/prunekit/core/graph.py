@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from prunekit.core import tp_patches
+from prunekit.core.copies import meta_skeleton, on_meta
 from prunekit.core.heads import HeadSpec, find_heads, head_members, projection_paths, units
 from prunekit.core.inputs import ExampleInputs, call_model, split_inputs
 from prunekit.core.modes import eval_mode
@@ -83,13 +84,28 @@ class ChannelGraph:
         example_inputs: ExampleInputs,
         ignore: Collection[nn.Module] = (),
     ) -> None:
-        import torch_pruning as tp
-
         self.model = model
         split_inputs(example_inputs)
-        # Layers that run only in training mode are traced too: on a copy in training mode.
+        # Layers that run only in training mode are traced too: in training mode.
         self.train_only = train_only_modules(model, example_inputs)
-        traced = copy.deepcopy(model) if self.train_only else model
+        inputs = training_inputs(example_inputs) if self.train_only else example_inputs
+        try:  # on a skeleton without tensor data: no memory for weights or activations
+            self._trace(model, meta_skeleton(model), on_meta(inputs), ignore)
+        except Exception:  # a forward the meta device cannot run: traced for real
+            traced = copy.deepcopy(model) if self.train_only else model
+            self._trace(model, traced, inputs, ignore)
+        self.skipped: list[tuple[str, str]] = []  # (group root, why it cannot be pruned)
+
+    def _trace(
+        self,
+        model: nn.Module,
+        traced: nn.Module,
+        inputs: ExampleInputs,
+        ignore: Collection[nn.Module],
+    ) -> None:
+        """torch-pruning's dependency graph of ``traced`` (``model`` or a copy of it)."""
+        import torch_pruning as tp
+
         ignored = {get_module(traced, name) for name, m in model.named_modules() if m in ignore}
         ignored_names = {name for name, m in traced.named_modules() if m in ignored}
         specs = find_heads(model)
@@ -103,7 +119,6 @@ class ChannelGraph:
         self._names = {module: name for name, module in traced.named_modules()}
         self._param_names = {param: name for name, param in traced.named_parameters()}
         self._opaque: set[Any] = set()  # pseudo-op nodes whose index mapping failed
-        inputs = training_inputs(example_inputs) if self.train_only else example_inputs
         outputs = _OutputRecorder(traced, inputs, training=bool(self.train_only))
         with (
             training_pass(traced) if self.train_only else eval_mode(traced),
@@ -135,7 +150,6 @@ class ChannelGraph:
         self._ignore = list(ignored)
         # Head projections are pruned by whole heads (core/heads.py), never as plain channels.
         self._no_roots = {get_module(traced, p) for s in self.heads for p in projection_paths(s)}
-        self.skipped: list[tuple[str, str]] = []  # (group root, why it cannot be pruned)
 
     @property
     def output_modules(self) -> set[nn.Module]:

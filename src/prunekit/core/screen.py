@@ -81,22 +81,46 @@ def exact_error(
     exact = {p: r for p, r in removal.items() if not groups[p].normalising}
     if not exact:
         return None
-    wide = _float32_inputs(inputs)
     if pruned_output is None:
         pruned = _float32_copy(model)
         Plan(group_edits(model, list(groups), exact)).apply(pruned)
-        pruned_output = primary_output(call_model(pruned, wide))
+        pruned_output = float32_output(pruned, inputs)
         del pruned
-    zeroings = [(groups[p], r) for p, r in exact.items()]
+    reference = zeroed_output(model, groups, exact, inputs)
+    assert reference is not None
+    return relative_error(reference, pruned_output.float())
+
+
+@torch.no_grad()
+def zeroed_output(
+    model: nn.Module,
+    groups: Sequence[ChannelGroup],
+    removal: dict[int, list[int]],
+    inputs: ExampleInputs,
+) -> torch.Tensor | None:
+    """The float32 output of ``model`` with the readers of the removed channels zeroed, over the
+    groups without a normalisation over the pruned dimension (None when there is none): what
+    the pruned model must give. ``model`` is left as it was."""
+    zeroings = [(groups[p], r) for p, r in removal.items() if not groups[p].normalising]
+    if not zeroings:
+        return None
     if _is_low(model):
         zeroed = _float32_copy(model)
         for group, roots in zeroings:
             zero_readers(zeroed, group, roots)
-        reference = primary_output(call_model(zeroed, wide))
-    else:
-        with eval_mode(model), readers_zeroed(model, zeroings):
-            reference = primary_output(call_model(model, wide))
-    return relative_error(reference.float(), pruned_output.float())
+        return float32_output(zeroed, inputs)
+    with readers_zeroed(model, zeroings):
+        return float32_output(model, inputs)
+
+
+@torch.no_grad()
+def float32_output(model: nn.Module, inputs: ExampleInputs) -> torch.Tensor:
+    """The primary output in eval mode, computed in float32 (a half or bfloat16 model on a
+    widened copy)."""
+    if _is_low(model):
+        model = _float32_copy(model)
+    with eval_mode(model):
+        return primary_output(call_model(model, _float32_inputs(inputs))).float()
 
 
 def _float32_copy(model: nn.Module) -> nn.Module:

@@ -16,9 +16,10 @@ from prunekit.core.graph import ChannelGraph, ChannelGroup
 from prunekit.core.importance import group_scores
 from prunekit.core.inputs import ExampleInputs
 from prunekit.core.plan import Plan
-from prunekit.core.screen import TOLERANCE, exact_error, screen
+from prunekit.core.screen import TOLERANCE, float32_output, screen, zeroed_output
 from prunekit.core.selection import group_edits
 from prunekit.core.surgery import get_module
+from prunekit.core.verify import relative_error
 from prunekit.errors import ConfigError, PrunekitError
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.ranking import global_removal, local_removal
@@ -116,10 +117,11 @@ def prune_channels(
         config.round_to,
         together=config.scope == "local",
     )
-    if config.verify:
-        _verify(model, scored, removal, example_inputs)
     plan = Plan(group_edits(model, scored, removal))
+    expected = zeroed_output(model, scored, removal, example_inputs) if config.verify else None
     plan.apply(model)
+    if expected is not None:
+        _verify(expected, model, example_inputs)
     details = {
         "level": result.level,
         "search_evaluations": result.evaluations + refinements,
@@ -187,19 +189,18 @@ def _ignored(model: nn.Module, group: ChannelGroup, ignore: tuple[Any, ...]) -> 
     return ""
 
 
-def _verify(
-    model: nn.Module,
-    groups: list[ChannelGroup],
-    removal: dict[int, list[int]],
-    inputs: ExampleInputs,
-) -> None:
-    """The final removal, checked like the trial: a disagreement means a coupling was analysed
-    wrongly. Refuse rather than return a silently wrong model."""
-    error = exact_error(model, groups, removal, inputs)
-    if error is not None and error > TOLERANCE:
+def _verify(expected: torch.Tensor, pruned: nn.Module, inputs: ExampleInputs) -> None:
+    """The final removal, checked like the trial, against the output ``expected`` of the model
+    with the removed channels' readers zeroed: a disagreement means a coupling was analysed
+    wrongly. Refuse rather than return a silently wrong model (pruned in place: no copy is
+    held for the check; with ``inplace=True`` the caller's model is left pruned, as the error
+    says)."""
+    error = relative_error(expected, float32_output(pruned, inputs))
+    if error > TOLERANCE:
         raise PrunekitError(
-            f"pruning {type(model).__name__} failed the equivalence check (relative error "
+            f"pruning {type(pruned).__name__} failed the equivalence check (relative error "
             f"{error:.2e} > {TOLERANCE:.0e}, compared in float32): the dependency analysis "
             "coupled some channels wrongly. Fix: ignore "
-            "the modules involved (ChannelConfig(ignore=[...])) and report the model"
+            "the modules involved (ChannelConfig(ignore=[...])) and report the model (with "
+            "inplace=True the model passed in is already pruned: rebuild it)"
         )
