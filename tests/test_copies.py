@@ -13,6 +13,7 @@ import torch
 import torchvision
 from torch import nn
 
+import prunekit as pk
 from prunekit.core.fractions import KeptFractions
 from prunekit.core.graph import ChannelGraph
 from prunekit.core.inputs import call_model, primary_output
@@ -102,3 +103,25 @@ def test_zeroing_readers_by_hooks_equals_zeroing_weights_and_restores_the_model(
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not any(m._forward_pre_hooks for m in model.modules())
+
+
+@pytest.mark.parametrize("name", ["resnet18", "vit", "llama"])
+def test_channel_pruning_in_place_copies_no_parameter(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the dependency analysis, the target search and both equivalence checks: no weight copied
+    # (the ViT's hidden-size groups normalise: its final check runs on a sharing copy)
+    model, inputs = _cases()[name]
+    copied: list[tuple[int, ...]] = []
+    original = nn.Parameter.__deepcopy__
+
+    def counting(self: nn.Parameter, memo: dict) -> nn.Parameter:
+        if self.device.type != "meta":
+            copied.append(tuple(self.shape))
+        return original(self, memo)
+
+    monkeypatch.setattr(nn.Parameter, "__deepcopy__", counting)
+    target = pk.Target(params=0.6, macs=0.7)
+    result = pk.prune(model, pk.ChannelConfig(target=target), example_inputs=inputs, inplace=True)
+    assert result.model is model and count_params(model) < 0.61 * result.before.params
+    assert copied == []

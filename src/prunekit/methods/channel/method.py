@@ -16,7 +16,13 @@ from prunekit.core.graph import ChannelGraph, ChannelGroup
 from prunekit.core.importance import group_scores
 from prunekit.core.inputs import ExampleInputs
 from prunekit.core.plan import Plan
-from prunekit.core.screen import TOLERANCE, float32_output, screen, zeroed_output
+from prunekit.core.screen import (
+    TOLERANCE,
+    exact_error,
+    float32_output,
+    screen,
+    zeroed_output,
+)
 from prunekit.core.selection import group_edits
 from prunekit.core.surgery import get_module
 from prunekit.core.verify import relative_error
@@ -118,10 +124,17 @@ def prune_channels(
         together=config.scope == "local",
     )
     plan = Plan(group_edits(model, scored, removal))
-    expected = zeroed_output(model, scored, removal, example_inputs) if config.verify else None
-    plan.apply(model)
-    if expected is not None:
-        _verify(expected, model, example_inputs)
+    if config.verify and any(scored[p].normalising for p in removal):
+        # the exact groups are checked alone, on a copy sharing the untouched tensors
+        _verify(exact_error(model, scored, removal, example_inputs), model)
+        plan.apply(model)
+    elif config.verify:  # reference first, then prune in place: no pruned copy is held
+        expected = zeroed_output(model, scored, removal, example_inputs)
+        plan.apply(model)
+        if expected is not None:
+            _verify(relative_error(expected, float32_output(model, example_inputs)), model)
+    else:
+        plan.apply(model)
     details = {
         "level": result.level,
         "search_evaluations": result.evaluations + refinements,
@@ -189,18 +202,15 @@ def _ignored(model: nn.Module, group: ChannelGroup, ignore: tuple[Any, ...]) -> 
     return ""
 
 
-def _verify(expected: torch.Tensor, pruned: nn.Module, inputs: ExampleInputs) -> None:
-    """The final removal, checked like the trial, against the output ``expected`` of the model
-    with the removed channels' readers zeroed: a disagreement means a coupling was analysed
-    wrongly. Refuse rather than return a silently wrong model (pruned in place: no copy is
-    held for the check; with ``inplace=True`` the caller's model is left pruned, as the error
-    says)."""
-    error = relative_error(expected, float32_output(pruned, inputs))
-    if error > TOLERANCE:
+def _verify(error: float | None, pruned: nn.Module) -> None:
+    """The final removal, checked like the trial (``error``: between removing the channels and
+    zeroing their readers): a disagreement means a coupling was analysed wrongly. Refuse
+    rather than return a silently wrong model."""
+    if error is not None and error > TOLERANCE:
         raise PrunekitError(
             f"pruning {type(pruned).__name__} failed the equivalence check (relative error "
             f"{error:.2e} > {TOLERANCE:.0e}, compared in float32): the dependency analysis "
             "coupled some channels wrongly. Fix: ignore "
             "the modules involved (ChannelConfig(ignore=[...])) and report the model (with "
-            "inplace=True the model passed in is already pruned: rebuild it)"
+            "inplace=True the model passed in may already be pruned: rebuild it)"
         )
