@@ -63,3 +63,16 @@ def test_no_source_file_is_over_400_lines() -> None:
     }
     assert long - KNOWN_LONG == set()
     assert KNOWN_LONG - long == set()
+
+
+def test_core_messages_name_no_method_config() -> None:
+    # core is shared by every method: a message naming one method's config misleads the others
+    from prunekit.methods.registry import entries
+
+    names = {entry.config.__name__ for entry in entries()}
+    named = set()
+    for path in (SRC / "prunekit" / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                named.update((path.name, n) for n in names if n in node.value)
+    assert named == set()

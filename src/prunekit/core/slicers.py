@@ -365,6 +365,6 @@ def slicer_of(module: nn.Module, path: str = "") -> Slicer:
         where = f"{path}: " if path else ""
         raise PrunekitError(
             f"{where}channel pruning does not support {type(module).__name__} modules; "
-            "fix: ignore this module (ChannelConfig(ignore=[...]))"
+            "fix: leave it out of the pruning (the ignore=[...] option of the method's config)"
         )
     return slicer

@@ -11,11 +11,12 @@ from torch import nn
 
 from prunekit.core.block_edits import ReplaceEdit
 from prunekit.core.edits import ChannelEdit
-from prunekit.core.input_patches import PatchGate, patch_front
+from prunekit.core.input_patches import patch_front
 from prunekit.core.inputs import ExampleInputs, tensors_of
 from prunekit.core.inputs_edit import FeatureSelector, input_feature_edits, input_readers
 from prunekit.core.surgery import set_module
 from prunekit.errors import ConfigError
+from prunekit.methods.features.patch_gate import PatchGate
 
 
 def first_readers(model: nn.Module, example_inputs: ExampleInputs) -> list[str]:
@@ -108,7 +109,10 @@ class Patches:
             )
         self.patch = patch
         self.shape = tuple(tensors_of(example_inputs)[0].shape[1:])
-        self.gate = PatchGate(self.shape, patch).to(module.weight.device)
+        try:
+            self.gate = PatchGate(self.shape, patch).to(module.weight.device)
+        except ConfigError as error:
+            raise ConfigError(f"FeatureConfig.patch: {error}") from None
         self.size = self.gate.gate.numel()
         self.handle = self.gate.attach(module)
 
