@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.metrics import count_params
+from prunekit.core.budget.metrics import count_params
 
 _STEPS = 14
 

@@ -21,7 +21,7 @@ from machine import machine
 RESULTS = Path(__file__).parent / "results"
 POINT = r"""
 import resource, sys, time, torch, prunekit as pk
-from prunekit.core.units import find_units
+from prunekit.core.analysis.units import find_units
 from prunekit.methods.sglp.method import cka_matrix
 torch.set_num_threads(2)
 blocks, samples = int(sys.argv[1]), int(sys.argv[2])

@@ -22,7 +22,7 @@ import torchvision
 
 import prunekit as pk
 from machine import machine
-from prunekit.core.graph import ChannelGraph
+from prunekit.core.analysis.graph import ChannelGraph
 
 LATENCY_MODELS = ("resnet50", "mobilenet_v2", "vit_b_16")
 

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import prunekit as pk
 from machine import machine
-from prunekit.core.input_patches import patch_mask, to_patches
+from prunekit.core.edit.input_patches import patch_mask, to_patches
 from prunekit.train import accuracy, fit
 
 RESULTS = Path(__file__).parent / "results"

@@ -23,7 +23,7 @@ import torch
 import prunekit as pk
 from features import arrays, convnet, loader
 from machine import machine
-from prunekit.core.input_patches import PatchGate, to_patches
+from prunekit.core.edit.input_patches import PatchGate, to_patches
 from prunekit.train import accuracy, fit
 
 RESULTS = Path(__file__).parent / "results"

@@ -14,14 +14,14 @@ import torchvision
 from torch import nn
 
 import prunekit as pk
-from prunekit.core.fractions import KeptFractions
-from prunekit.core.graph import ChannelGraph
-from prunekit.core.inputs import call_model, primary_output
-from prunekit.core.metrics import count_macs, count_params
-from prunekit.core.plan import Plan
-from prunekit.core.screen import trial_removal
-from prunekit.core.selection import group_edits
-from prunekit.core.verify import readers_zeroed, zero_readers
+from prunekit.core.analysis.graph import ChannelGraph
+from prunekit.core.budget.fractions import KeptFractions
+from prunekit.core.budget.metrics import count_macs, count_params
+from prunekit.core.checks.screen import trial_removal
+from prunekit.core.checks.verify import readers_zeroed, zero_readers
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits
+from prunekit.core.model.inputs import call_model, primary_output
 from tests import hf_tiny
 
 

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 import prunekit as pk
-from prunekit.core import tp_patches
-from prunekit.core.graph import ChannelGraph
+from prunekit.core.analysis import tp_patches
+from prunekit.core.analysis.graph import ChannelGraph
 from tests.nets import ConcatNet, ResidualNet
 
 
@@ -94,7 +94,7 @@ def test_a_fused_qkv_expansion_is_left_whole_not_searched_for_minutes(
 ) -> None:
     """A fused QKV layout no head finder knows (Phi-3's, with its finder removed): torch-pruning's
     expansion ran over 600 s on a one-layer model."""
-    from prunekit.core import heads
+    from prunekit.core.analysis import heads
     from prunekit.models.heads import hf_phi3
     from tests.hf_tiny import family
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import prunekit as pk
-from prunekit.core.heads import counts, find_heads
-from prunekit.core.inputs import call_model, primary_output
-from prunekit.core.units import find_units
+from prunekit.core.analysis.heads import counts, find_heads
+from prunekit.core.analysis.units import find_units
+from prunekit.core.model.inputs import call_model, primary_output
 from prunekit.models.hf_save import default_inputs
 from tests.hf_tiny import FAMILIES, family
 from tests.zoo_check import assert_sound, check_model

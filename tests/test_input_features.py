@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 import prunekit as pk
-from prunekit.core.inputs_edit import input_feature_edits, input_readers
-from prunekit.core.plan import Plan
+from prunekit.core.edit.inputs_edit import input_feature_edits, input_readers
+from prunekit.core.edit.plan import Plan
 
 
 def test_removed_input_columns_equal_zeroed_columns() -> None:

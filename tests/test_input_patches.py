@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 import prunekit as pk
-from prunekit.core.input_patches import patch_front, patch_mask, to_patches
-from prunekit.core.plan import Plan, PlanError
+from prunekit.core.edit.input_patches import patch_front, patch_mask, to_patches
+from prunekit.core.edit.plan import Plan, PlanError
 from prunekit.methods.features.patch_gate import PatchGate
 from tests.learned import BOUNDS, patch_convnet, patch_images, patch_selection
 

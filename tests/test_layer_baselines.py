@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 import prunekit as pk
-from prunekit.core.units import find_units
+from prunekit.core.analysis.units import find_units
 from tests.hf_tiny import inputs, tiny
 
 X = torch.randn(2, 3, 32, 32)

@@ -7,8 +7,8 @@ import torch
 import torchvision
 
 import prunekit as pk
-from prunekit.core.layers import removal_edits
-from prunekit.core.plan import Plan, ReplaceEdit
+from prunekit.core.edit.layers import removal_edits
+from prunekit.core.edit.plan import Plan, ReplaceEdit
 
 X = torch.randn(2, 3, 64, 64)
 

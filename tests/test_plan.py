@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import prunekit as pk
-from prunekit.core.plan import ChannelEdit, Keep, ParameterEdit, Plan
+from prunekit.core.edit.plan import ChannelEdit, Keep, ParameterEdit, Plan
 from tests.nets import MLP, ResidualNet
 
 

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from prunekit.core.edits import ChannelEdit, Keep
-from prunekit.core.graph import ChannelGraph
-from prunekit.core.plan import LayersEdit, Plan
-from prunekit.core.screen import exact_error
-from prunekit.core.selection import lowest, removal_count
+from prunekit.core.analysis.graph import ChannelGraph
+from prunekit.core.checks.screen import exact_error
+from prunekit.core.edit.edits import ChannelEdit, Keep
+from prunekit.core.edit.plan import LayersEdit, Plan
+from prunekit.core.edit.selection import lowest, removal_count
 from prunekit.methods.sglp.cka import cka
 from prunekit.methods.sglp.segment import fisher_losses
 

@@ -9,8 +9,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import prunekit as pk
-from prunekit.core.graph import ChannelGraph
-from prunekit.core.surgery import get_module
+from prunekit.core.analysis.graph import ChannelGraph
+from prunekit.core.edit.surgery import get_module
 from prunekit.methods.sfp.masks import _MaskOutput
 from prunekit.train import accuracy
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import prunekit as pk
-from prunekit.core.units import find_units
+from prunekit.core.analysis.units import find_units
 from prunekit.train import fit
 from tests.learned import BOUNDS, fit_separable, separable
 

@@ -15,8 +15,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import prunekit as pk
-from prunekit.core.inputs import call_model, primary_output
-from prunekit.core.modes import num_threads
+from prunekit.core.model.inputs import call_model, primary_output
+from prunekit.core.model.modes import num_threads
 from prunekit.models.spec import plan_of
 from prunekit.train import fit
 from tests.hf_tiny import inputs as hf_inputs
@@ -41,7 +41,7 @@ def _fresh_outputs(saves: list[Path], x: Any, tmp: Path) -> list[torch.Tensor]:
     script = (
         "import sys, torch, prunekit as pk\n"
         "from safetensors.torch import load_file, save_file\n"
-        "from prunekit.core.inputs import primary_output\n"
+        "from prunekit.core.model.inputs import primary_output\n"
         "torch.set_num_threads(1)\n"
         "x = load_file(sys.argv[1])\n"
         "for i, directory in enumerate(sys.argv[3:]):\n"

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 import prunekit as pk
-from prunekit.core.heads import counts, find_heads
-from prunekit.core.layers import drop_layers, layer_lists
-from prunekit.core.plan import Plan
+from prunekit.core.analysis.heads import counts, find_heads
+from prunekit.core.edit.layers import drop_layers, layer_lists
+from prunekit.core.edit.plan import Plan
 from prunekit.models.hf import save_pretrained
 from tests.hf_tiny import CONFIGS, inputs, tiny
 from tests.zoo_check import assert_sound, check_model

@@ -1,6 +1,6 @@
 """The zoo-wide invariant in float16 and bfloat16 on a representative subset: a CNN with batch
 norms, a depthwise mobile net, a vision transformer, a timm ConvNeXt and a Hugging Face LLM.
-The equivalence check compares in float32 (core/screen.py), so low precision raises no false
+The equivalence check compares in float32 (core/checks/screen.py), so low precision raises no false
 alarm and loosens no bound."""
 
 from __future__ import annotations

@@ -24,14 +24,14 @@ import torch
 from torch import nn
 
 import prunekit as pk
-from prunekit.core.graph import ChannelGraph, ChannelGroup
-from prunekit.core.inputs import call_model, primary_output
-from prunekit.core.plan import Plan
-from prunekit.core.screen import exact_error, screen, trial_removal
-from prunekit.core.selection import group_edits
-from prunekit.core.slicer_base import is_custom_norm
-from prunekit.core.surgery import dim_size, get_module
-from prunekit.core.verify import relative_error, zero_readers
+from prunekit.core.analysis.graph import ChannelGraph, ChannelGroup
+from prunekit.core.checks.screen import exact_error, screen, trial_removal
+from prunekit.core.checks.verify import relative_error, zero_readers
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits
+from prunekit.core.edit.slicer_base import is_custom_norm
+from prunekit.core.edit.surgery import dim_size, get_module
+from prunekit.core.model.inputs import call_model, primary_output
 
 EXACT_TOLERANCE = 1e-5
 
@@ -142,7 +142,9 @@ def check_model(model: nn.Module, inputs: Any, tmp: Path | None = None) -> ZooRe
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in full.parameters())
         full.zero_grad(set_to_none=True)
     full.eval()
-    params_kept = pk.core.metrics.count_params(full) / pk.core.metrics.count_params(model)
+    params_kept = pk.core.budget.metrics.count_params(full) / pk.core.budget.metrics.count_params(
+        model
+    )
     if tmp is not None:
         pk.save(full, tmp, plan=plan)
         loaded = pk.load(tmp)

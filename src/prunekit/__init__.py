@@ -3,10 +3,10 @@
 from prunekit import zoo
 from prunekit._version import __version__
 from prunekit.api import PruneResult, prune
-from prunekit.core.inputs_edit import FeatureSelector, feature_selector
-from prunekit.core.metrics import Latency, Metrics, Ratios, measure
-from prunekit.core.plan import Plan, PlanError
-from prunekit.core.target import Target
+from prunekit.core.budget.metrics import Latency, Metrics, Ratios, measure
+from prunekit.core.budget.target import Target
+from prunekit.core.edit.inputs_edit import FeatureSelector, feature_selector
+from prunekit.core.edit.plan import Plan, PlanError
 from prunekit.errors import (
     ConfigError,
     InputError,

@@ -9,11 +9,11 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.gradients import LossFn
-from prunekit.core.inputs import ExampleInputs, split_inputs
-from prunekit.core.metrics import Metrics, measure
-from prunekit.core.modes import eval_mode
-from prunekit.core.plan import Plan
+from prunekit.core.budget.metrics import Metrics, measure
+from prunekit.core.edit.plan import Plan
+from prunekit.core.model.inputs import ExampleInputs, split_inputs
+from prunekit.core.model.modes import eval_mode
+from prunekit.core.scoring.gradients import LossFn
 from prunekit.errors import ConfigError, InputError
 from prunekit.methods.registry import MethodEntry, entries, entry_for
 from prunekit.models.hf import hf_spec

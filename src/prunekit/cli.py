@@ -12,7 +12,7 @@ from prunekit.errors import PrunekitError
 
 
 def _measure(args: argparse.Namespace) -> int:
-    from prunekit.core.metrics import measure
+    from prunekit.core.budget.metrics import measure
     from prunekit.zoo.models import default_example_inputs, model
 
     net = model(args.name)

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from prunekit.core.inputs import ExampleInputs, call_model, primary_output, split_inputs
-from prunekit.core.modes import eval_mode
+from prunekit.core.model.inputs import ExampleInputs, call_model, primary_output, split_inputs
+from prunekit.core.model.modes import eval_mode
 from prunekit.errors import PrunekitError, require
 from prunekit.io.atomic import atomic_path
 

@@ -12,8 +12,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_model
 from torch import nn
 
-from prunekit.core.plan import Plan
-from prunekit.core.structure import structure_difference
+from prunekit.core.edit.plan import Plan
+from prunekit.core.model.structure import structure_difference
 from prunekit.errors import PrunekitError
 from prunekit.io.atomic import atomic_path, write_json, write_text
 from prunekit.io.format import (

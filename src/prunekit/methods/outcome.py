@@ -8,8 +8,8 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.plan import Plan
-from prunekit.core.units import Unit, removal_edits
+from prunekit.core.analysis.units import Unit, removal_edits
+from prunekit.core.edit.plan import Plan
 
 
 @dataclass

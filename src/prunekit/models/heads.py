@@ -1,16 +1,16 @@
 """Where the attention heads are in timm and Hugging Face models (head finders).
 
 Recognised by structure, not by class name, so families that copy these layouts (DeiT, Mistral,
-...) are found too; ``core.heads`` checks each description against the shapes.
+...) are found too; ``core.analysis.heads`` checks each description against the shapes.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from prunekit.core.heads import HEAD_FINDERS, HeadSpec, Projection
-from prunekit.core.slicer_base import is_transposed_linear
-from prunekit.core.surgery import get_module
+from prunekit.core.analysis.heads import HEAD_FINDERS, HeadSpec, Projection
+from prunekit.core.edit.slicer_base import is_transposed_linear
+from prunekit.core.edit.surgery import get_module
 
 _HEAD_COUNTS = (
     ("num_heads", "heads"),

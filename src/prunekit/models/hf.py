@@ -13,8 +13,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from prunekit.core.heads import counts, find_heads
-from prunekit.core.plan import AttrEdit
+from prunekit.core.analysis.heads import counts, find_heads
+from prunekit.core.edit.plan import AttrEdit
 from prunekit.errors import PrunekitError
 from prunekit.models.spec import ModelSpec
 

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.inputs import ExampleInputs, call_model, model_dtype, primary_output
-from prunekit.core.modes import eval_mode
-from prunekit.core.structure import structure_difference
-from prunekit.core.verify import relative_error
+from prunekit.core.checks.verify import relative_error
+from prunekit.core.model.inputs import ExampleInputs, call_model, model_dtype, primary_output
+from prunekit.core.model.modes import eval_mode
+from prunekit.core.model.structure import structure_difference
 from prunekit.errors import PrunekitError
 from prunekit.models.hf import is_hf_model
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from prunekit.core.heads import attribute_edits
-from prunekit.core.plan import ATTRIBUTE_RULES, AttrEdit
+from prunekit.core.analysis.heads import attribute_edits
+from prunekit.core.edit.plan import ATTRIBUTE_RULES, AttrEdit
 from prunekit.models import heads
 from prunekit.models.hf import config_edits
 

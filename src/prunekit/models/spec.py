@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.plan import Plan
+from prunekit.core.edit.plan import Plan
 from prunekit.errors import ConfigError
 
 SOURCES = ("zoo", "torchvision", "timm", "hf_config", "hf_path")

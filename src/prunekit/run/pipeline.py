@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from prunekit.api import prune
-from prunekit.core.inputs_edit import feature_selector
-from prunekit.core.metrics import measure
+from prunekit.core.budget.metrics import measure
+from prunekit.core.edit.inputs_edit import feature_selector
 from prunekit.io.save import load, save
 from prunekit.methods.registry import entry_for
 from prunekit.run.recipe import Recipe, TrainSection

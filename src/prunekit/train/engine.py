@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from prunekit.core.inputs import model_device
+from prunekit.core.model.inputs import model_device
 from prunekit.errors import ConfigError
 from prunekit.train.checkpoint import load_checkpoint, save_checkpoint
 

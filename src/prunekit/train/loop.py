@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import LossFn, batch_inputs, batch_loss, to_device
-from prunekit.core.inputs import call_model, model_device, primary_output
+from prunekit.core.model.batches import LossFn, batch_inputs, batch_loss, to_device
+from prunekit.core.model.inputs import call_model, model_device, primary_output
 from prunekit.errors import ConfigError
 from prunekit.train.engine import Hooks, TrainOptions, train
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from prunekit.core.fractions import KeptFractions
-from prunekit.core.plan import Plan
-from prunekit.core.selection import group_edits, lowest, removal_count, unit
-from prunekit.core.units import removal_edits
+from prunekit.core.analysis.units import removal_edits
+from prunekit.core.budget.fractions import KeptFractions
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits, lowest, removal_count, unit
 from prunekit.errors import ConfigError
 
 if TYPE_CHECKING:

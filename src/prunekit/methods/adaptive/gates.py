@@ -9,15 +9,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.fractions import KeptFractions
-from prunekit.core.graph import ChannelGraph, ChannelGroup
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.metrics import count_params
-from prunekit.core.plan import Plan
-from prunekit.core.screen import screen
-from prunekit.core.selection import group_edits, unit
-from prunekit.core.surgery import get_module
-from prunekit.core.units import Unit, find_units
+from prunekit.core.analysis.graph import ChannelGraph, ChannelGroup
+from prunekit.core.analysis.units import Unit, find_units
+from prunekit.core.budget.fractions import KeptFractions
+from prunekit.core.budget.metrics import count_params
+from prunekit.core.checks.screen import screen
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits, unit
+from prunekit.core.edit.surgery import get_module
+from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import PrunekitError
 from prunekit.methods.adaptive import channel_gates, layer_gates
 from prunekit.methods.adaptive.config import AdaptiveConfig

@@ -12,11 +12,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.hooks import run_hooked
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.layers import _first_tensor
-from prunekit.core.surgery import get_module
-from prunekit.core.units import Unit
+from prunekit.core.analysis.units import Unit
+from prunekit.core.edit.layers import _first_tensor
+from prunekit.core.edit.surgery import get_module
+from prunekit.core.model.hooks import run_hooked
+from prunekit.core.model.inputs import ExampleInputs
 
 GATE = "adaptive_gate"
 _FOLDABLE = (nn.modules.batchnorm._BatchNorm, nn.modules.conv._ConvNd, nn.Linear, nn.LayerNorm)

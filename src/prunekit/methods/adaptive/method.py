@@ -10,8 +10,8 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.batches import LossFn
-from prunekit.core.inputs import ExampleInputs
+from prunekit.core.model.batches import LossFn
+from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import ConfigError
 from prunekit.methods.adaptive.config import AdaptiveConfig
 from prunekit.methods.adaptive.gates import AdaptiveGates

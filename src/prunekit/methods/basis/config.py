@@ -6,7 +6,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from prunekit.core.target import Target
+from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.config_base import MethodConfig

@@ -9,16 +9,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import LossFn, batch_loss
-from prunekit.core.block_edits import ReplaceEdit
-from prunekit.core.graph import ChannelGraph
-from prunekit.core.hooks import run_hooked
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.metrics import count_macs, count_params
-from prunekit.core.modes import eval_mode
-from prunekit.core.plan import Plan
-from prunekit.core.ranks import sum_over_ranks
-from prunekit.core.surgery import get_module, set_module
+from prunekit.core.analysis.graph import ChannelGraph
+from prunekit.core.budget.metrics import count_macs, count_params
+from prunekit.core.edit.block_edits import ReplaceEdit
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.surgery import get_module, set_module
+from prunekit.core.model.batches import LossFn, batch_loss
+from prunekit.core.model.hooks import run_hooked
+from prunekit.core.model.inputs import ExampleInputs
+from prunekit.core.model.modes import eval_mode
+from prunekit.core.model.ranks import sum_over_ranks
 from prunekit.errors import ConfigError
 from prunekit.methods.basis.budget import LayerCost, check_reachable, select
 from prunekit.methods.basis.config import BasisConfig, DoubleConfig

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from prunekit.core.importance import CRITERIA
-from prunekit.core.target import Target
+from prunekit.core.budget.target import Target
+from prunekit.core.scoring.importance import CRITERIA
 from prunekit.errors import ConfigError
 from prunekit.methods.config_base import MethodConfig
 

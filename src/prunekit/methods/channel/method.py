@@ -9,23 +9,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.budget import SearchResult, search_level
-from prunekit.core.fractions import KeptFractions
-from prunekit.core.gradients import LossFn, accumulate_gradients
-from prunekit.core.graph import ChannelGraph, ChannelGroup
-from prunekit.core.importance import group_scores
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.plan import Plan
-from prunekit.core.screen import (
+from prunekit.core.analysis.graph import ChannelGraph, ChannelGroup
+from prunekit.core.budget.fractions import KeptFractions
+from prunekit.core.budget.search import SearchResult, search_level
+from prunekit.core.checks.screen import (
     TOLERANCE,
     exact_error,
     float32_output,
     screen,
     zeroed_output,
 )
-from prunekit.core.selection import group_edits
-from prunekit.core.surgery import get_module
-from prunekit.core.verify import relative_error
+from prunekit.core.checks.verify import relative_error
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits
+from prunekit.core.edit.surgery import get_module
+from prunekit.core.model.inputs import ExampleInputs
+from prunekit.core.scoring.gradients import LossFn, accumulate_gradients
+from prunekit.core.scoring.importance import group_scores
 from prunekit.errors import ConfigError, PrunekitError
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.ranking import global_removal, local_removal

@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from prunekit.core.graph import ChannelGroup
-from prunekit.core.selection import lowest, removal_count, unit
+from prunekit.core.analysis.graph import ChannelGroup
+from prunekit.core.edit.selection import lowest, removal_count, unit
 
 Removal = dict[int, list[int]]  # group position -> root channels to remove
 

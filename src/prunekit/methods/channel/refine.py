@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import torch
 
-from prunekit.core.graph import ChannelGroup
-from prunekit.core.selection import lowest, unit
+from prunekit.core.analysis.graph import ChannelGroup
+from prunekit.core.edit.selection import lowest, unit
 
 Removal = dict[int, list[int]]
 Fractions = dict[str, float]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from prunekit.core.target import Target
+from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
 from prunekit.methods.config_base import MethodConfig
 from prunekit.methods.features.schedule import SCHEDULES

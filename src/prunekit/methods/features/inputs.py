@@ -9,12 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.block_edits import ReplaceEdit
-from prunekit.core.edits import ChannelEdit
-from prunekit.core.input_patches import patch_front
-from prunekit.core.inputs import ExampleInputs, tensors_of
-from prunekit.core.inputs_edit import FeatureSelector, input_feature_edits, input_readers
-from prunekit.core.surgery import set_module
+from prunekit.core.edit.block_edits import ReplaceEdit
+from prunekit.core.edit.edits import ChannelEdit
+from prunekit.core.edit.input_patches import patch_front
+from prunekit.core.edit.inputs_edit import FeatureSelector, input_feature_edits, input_readers
+from prunekit.core.edit.surgery import set_module
+from prunekit.core.model.inputs import ExampleInputs, tensors_of
 from prunekit.errors import ConfigError
 from prunekit.methods.features.patch_gate import PatchGate
 
@@ -94,7 +94,7 @@ class Columns:
 class Patches:
     """k x k regions of an image input, gated during training by one value per patch before the
     only layer that reads the input (a conv). Removal puts a front of stock layers before that
-    conv (core/input_patches.py) so the model takes only the kept patches."""
+    conv (core/edit/input_patches.py) so the model takes only the kept patches."""
 
     def __init__(self, model: nn.Module, example_inputs: ExampleInputs, patch: int) -> None:
         readers = first_readers(model, example_inputs)

@@ -10,14 +10,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import LossFn, batch_loss
-from prunekit.core.graph import ChannelGraph, ChannelGroup
-from prunekit.core.importance import magnitude
-from prunekit.core.inputs import ExampleInputs, split_inputs, tensors_of
-from prunekit.core.inputs_edit import InputsEdit
-from prunekit.core.plan import Plan
-from prunekit.core.selection import group_edits
-from prunekit.core.verify import zero_producers, zero_readers
+from prunekit.core.analysis.graph import ChannelGraph, ChannelGroup
+from prunekit.core.checks.verify import zero_producers, zero_readers
+from prunekit.core.edit.inputs_edit import InputsEdit
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits
+from prunekit.core.model.batches import LossFn, batch_loss
+from prunekit.core.model.inputs import ExampleInputs, split_inputs, tensors_of
+from prunekit.core.scoring.importance import magnitude
 from prunekit.errors import ConfigError, InputError
 from prunekit.methods.features.config import FeatureConfig
 from prunekit.methods.features.inputs import Columns, Patches

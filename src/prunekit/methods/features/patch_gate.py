@@ -1,5 +1,5 @@
 """The input-mask layer that feature selection trains on image patches (the geometry of
-patches and the stock-layer front of the pruned model are in ``core/input_patches.py``)."""
+patches and the stock-layer front of the pruned model are in ``core/edit/input_patches.py``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.input_patches import patch_grid, to_patches
-from prunekit.core.ranks import sum_over_ranks
+from prunekit.core.edit.input_patches import patch_grid, to_patches
+from prunekit.core.model.ranks import sum_over_ranks
 
 
 class PatchGate(nn.Module):

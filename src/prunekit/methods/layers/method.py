@@ -9,10 +9,10 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.batches import scoring_data
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.layer_budget import choose
-from prunekit.core.units import find_units, keeping_one_per_list
+from prunekit.core.analysis.units import find_units, keeping_one_per_list
+from prunekit.core.budget.layer_count import choose
+from prunekit.core.model.batches import scoring_data
+from prunekit.core.model.inputs import ExampleInputs
 from prunekit.methods.layers.config import LayerConfig
 from prunekit.methods.layers.scores import angular_runs, block_influence
 from prunekit.methods.outcome import MethodOutcome, finish_layer_removal

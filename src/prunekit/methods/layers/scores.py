@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.representations import Seen, each_batch
-from prunekit.core.units import Unit
+from prunekit.core.analysis.units import Unit
+from prunekit.core.scoring.representations import Seen, each_batch
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

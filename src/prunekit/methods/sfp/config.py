@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from prunekit.core.target import Target
+from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
 from prunekit.methods.config_base import MethodConfig
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.surgery import get_module
+from prunekit.core.edit.surgery import get_module
 from prunekit.methods.sfp.masks import GroupMasks
 
 

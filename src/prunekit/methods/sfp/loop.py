@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from prunekit.core.batches import to_device
-from prunekit.core.inputs import model_device
+from prunekit.core.model.batches import to_device
+from prunekit.core.model.inputs import model_device
 from prunekit.methods.sfp.augment import shift_and_noise
 from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
 from prunekit.methods.sfp.heads import TwoHeads

@@ -11,10 +11,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.graph import ChannelGroup
-from prunekit.core.selection import lowest, removal_count
-from prunekit.core.slicers import slicer_of
-from prunekit.core.surgery import get_module
+from prunekit.core.analysis.graph import ChannelGroup
+from prunekit.core.edit.selection import lowest, removal_count
+from prunekit.core.edit.slicers import slicer_of
+from prunekit.core.edit.surgery import get_module
 from prunekit.methods.sfp.norms import PRODUCERS, folded_scale
 
 _MASKABLE = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._BatchNorm)

@@ -8,12 +8,12 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.budget import search_level
-from prunekit.core.fractions import KeptFractions
-from prunekit.core.graph import ChannelGraph, ChannelGroup
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.plan import Plan
-from prunekit.core.selection import group_edits, removal_count
+from prunekit.core.analysis.graph import ChannelGraph, ChannelGroup
+from prunekit.core.budget.fractions import KeptFractions
+from prunekit.core.budget.search import search_level
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits, removal_count
+from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import ConfigError
 from prunekit.methods.outcome import MethodOutcome
 from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.hooks import run_hooked
-from prunekit.core.inputs import ExampleInputs
+from prunekit.core.model.hooks import run_hooked
+from prunekit.core.model.inputs import ExampleInputs
 
 BATCH_NORM = nn.modules.batchnorm._BatchNorm
 PRODUCERS = (nn.modules.conv._ConvNd, nn.Linear)

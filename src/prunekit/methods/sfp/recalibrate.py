@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import to_device
-from prunekit.core.inputs import model_device
+from prunekit.core.model.batches import to_device
+from prunekit.core.model.inputs import model_device
 from prunekit.methods.sfp.masks import GroupMasks
 from prunekit.methods.sfp.norms import BATCH_NORM
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prunekit.core.layer_budget import check_target
-from prunekit.core.target import Target
+from prunekit.core.budget.layer_count import check_target
+from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
 from prunekit.methods.config_base import MethodConfig
 from prunekit.methods.sglp.cka import ESTIMATORS

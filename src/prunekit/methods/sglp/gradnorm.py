@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import LossFn, batch_loss
-from prunekit.core.layer_budget import apply
-from prunekit.core.units import Unit
+from prunekit.core.analysis.units import Unit
+from prunekit.core.budget.layer_count import apply
+from prunekit.core.model.batches import LossFn, batch_loss
 
 
 def grad_norm(

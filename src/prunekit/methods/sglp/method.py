@@ -10,11 +10,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import LossFn, scoring_data, take
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.layer_budget import choose
-from prunekit.core.representations import Seen, each_batch
-from prunekit.core.units import Unit, find_units
+from prunekit.core.analysis.units import Unit, find_units
+from prunekit.core.budget.layer_count import choose
+from prunekit.core.model.batches import LossFn, scoring_data, take
+from prunekit.core.model.inputs import ExampleInputs
+from prunekit.core.scoring.representations import Seen, each_batch
 from prunekit.errors import ConfigError
 from prunekit.methods.outcome import MethodOutcome, finish_layer_removal
 from prunekit.methods.sglp.cka import MinibatchCKA

@@ -1,8 +1,8 @@
 """Plan: every structural edit as JSON, replayable on a freshly built base model.
 
 An edit names a module path and what to keep, relative to that module's size just before the
-edit (core/edits.py). Replay runs the same slicers as pruning (core/surgery.py), so a replayed
-model is the pruned model, and every edit is checked against the model it is applied to.
+edit (core/edit/edits.py). Replay runs the same slicers as pruning (core/edit/surgery.py), so a
+replayed model is the pruned model, and every edit is checked against the model it is applied to.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.block_edits import LayersEdit, ReplaceEdit
-from prunekit.core.edits import (
+from prunekit.core.edit.block_edits import LayersEdit, ReplaceEdit
+from prunekit.core.edit.edits import (
     AttrEdit,
     ChannelEdit,
     Keep,
@@ -25,8 +25,8 @@ from prunekit.core.edits import (
     channel_edits,
     check_fields,
 )
-from prunekit.core.inputs_edit import InputsEdit
-from prunekit.core.tied import retie, tied_parameters
+from prunekit.core.edit.inputs_edit import InputsEdit
+from prunekit.core.edit.tied import retie, tied_parameters
 
 __all__ = [
     "ATTRIBUTE_RULES",

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from prunekit.core.inputs import (
+from prunekit.core.model.inputs import (
     ExampleInputs,
     batch_size_of,
     call_model,
@@ -29,7 +29,7 @@ from prunekit.core.inputs import (
     model_device,
     model_dtype,
 )
-from prunekit.core.modes import eval_mode, num_threads
+from prunekit.core.model.modes import eval_mode, num_threads
 from prunekit.errors import PrunekitError
 
 MAC_COUNTER = "torch.utils.flop_counter (FLOPs/2)"

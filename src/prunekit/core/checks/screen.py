@@ -16,13 +16,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from prunekit.core.copies import shared_copy
-from prunekit.core.graph import ChannelGroup
-from prunekit.core.inputs import ExampleInputs, call_model, primary_output
-from prunekit.core.modes import eval_mode
-from prunekit.core.plan import Plan
-from prunekit.core.selection import group_edits, lowest, removal_count
-from prunekit.core.verify import readers_zeroed, relative_error, zero_readers
+from prunekit.core.analysis.graph import ChannelGroup
+from prunekit.core.checks.verify import readers_zeroed, relative_error, zero_readers
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits, lowest, removal_count
+from prunekit.core.model.copies import shared_copy
+from prunekit.core.model.inputs import ExampleInputs, call_model, primary_output
+from prunekit.core.model.modes import eval_mode
 from prunekit.errors import PrunekitError
 
 # Relative output error allowed between zeroing channels and removing them. The comparison

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from prunekit.core.surgery import (
+from prunekit.core.edit.surgery import (
     dim_size,
     get_module,
     set_module,

@@ -1,5 +1,5 @@
 """What a slicer is (``Slicer``: one layer type's channel operations) and the tensor helpers
-every slicer uses; the table of slicers is ``core/slicers.py``."""
+every slicer uses; the table of slicers is ``core/edit/slicers.py``."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.inputs import ExampleInputs, batch_size_of, call_model, split_inputs
+from prunekit.core.model.inputs import ExampleInputs, batch_size_of, call_model, split_inputs
 
 
 def train_only_modules(model: nn.Module, example_inputs: ExampleInputs) -> list[str]:

@@ -1,6 +1,6 @@
 """Channel groups: sets of coupled (module, dimension, indices) that must be pruned together.
 
-Built on torch-pruning's DependencyGraph; this file and core/tp_patches.py (its patches and
+Built on torch-pruning's DependencyGraph; this file and core/analysis/tp_patches.py (its patches and
 bounds) are the only ones that import torch_pruning.
 Known torch-pruning defects are guarded here: every call gets fresh list/dict arguments (its
 mutable defaults leak state between instances), tracing errors are turned into a PrunekitError
@@ -19,15 +19,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core import tp_patches
-from prunekit.core.copies import meta_skeleton, on_meta
-from prunekit.core.heads import HeadSpec, find_heads, head_members, projection_paths, units
-from prunekit.core.inputs import ExampleInputs, call_model, split_inputs
-from prunekit.core.modes import eval_mode
-from prunekit.core.slicer_base import is_transposed_linear
-from prunekit.core.slicers import slicer_for
-from prunekit.core.surgery import dim_size, get_module
-from prunekit.core.train_only import train_only_modules, training_inputs, training_pass
+from prunekit.core.analysis import tp_patches
+from prunekit.core.analysis.heads import HeadSpec, find_heads, head_members, projection_paths, units
+from prunekit.core.analysis.train_only import train_only_modules, training_inputs, training_pass
+from prunekit.core.edit.slicer_base import is_transposed_linear
+from prunekit.core.edit.slicers import slicer_for
+from prunekit.core.edit.surgery import dim_size, get_module
+from prunekit.core.model.copies import meta_skeleton, on_meta
+from prunekit.core.model.inputs import ExampleInputs, call_model, split_inputs
+from prunekit.core.model.modes import eval_mode
 from prunekit.errors import InputError, PrunekitError
 
 PRUNABLE_ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -148,7 +148,7 @@ class ChannelGraph:
                 ) from exc
         self._output_modules = outputs.feeding_modules()
         self._ignore = list(ignored)
-        # Head projections are pruned by whole heads (core/heads.py), never as plain channels.
+        # Head projections are pruned by whole heads (analysis/heads.py), never as channels.
         self._no_roots = {get_module(traced, p) for s in self.heads for p in projection_paths(s)}
 
     @property
@@ -181,9 +181,9 @@ class ChannelGraph:
 
     def _head_group(self, specs: list[HeadSpec]) -> ChannelGroup | None:
         """The heads of attention modules that keep the same count; a root channel is one head
-        unit (core/heads.py). Modules reading their count from one model-wide setting (Phi-3's
-        config) form one group, so every layer keeps the same number of heads: root channel i
-        is unit i of every layer."""
+        unit (core/analysis/heads.py). Modules reading their count from one model-wide setting
+        (Phi-3's config) form one group, so every layer keeps the same number of heads: root
+        channel i is unit i of every layer."""
         sizes = {units(self.model, spec) for spec in specs}
         if len(sizes) != 1:
             why = "head counts differ across layers, but the model reads one model-wide count"

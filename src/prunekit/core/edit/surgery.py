@@ -1,6 +1,6 @@
 """Physical edits of modules: keep some output / input channels of a layer, or part of a tensor.
 
-No torch-pruning here: these edits (through the layer table in ``core/slicers.py``) are what
+No torch-pruning here: these edits (through the layer table in ``core/edit/slicers.py``) are what
 both pruning and plan replay run, so a model rebuilt from a plan is edited by exactly the code
 that edited the original.
 """
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from prunekit.core.slicer_base import select, set_param
-from prunekit.core.slicers import slicer_for, slicer_of
+from prunekit.core.edit.slicer_base import select, set_param
+from prunekit.core.edit.slicers import slicer_for, slicer_of
 from prunekit.errors import PrunekitError
 
 

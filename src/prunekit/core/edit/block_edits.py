@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from prunekit.core.edits import Keep, PlanError, check_fields, path_of
-from prunekit.core.surgery import get_module, set_module
+from prunekit.core.edit.edits import Keep, PlanError, check_fields, path_of
+from prunekit.core.edit.surgery import get_module, set_module
 
 # Stock layers a replacement may be built from, with the constructor arguments recorded.
 _CONV_ARGS = (

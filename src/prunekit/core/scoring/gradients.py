@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import LossFn, batch_loss
-from prunekit.core.modes import eval_mode
-from prunekit.core.ranks import distributed, sum_over_ranks
+from prunekit.core.model.batches import LossFn, batch_loss
+from prunekit.core.model.modes import eval_mode
+from prunekit.core.model.ranks import distributed, sum_over_ranks
 from prunekit.errors import InputError
 
 __all__ = ["LossFn", "accumulate_gradients"]

@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
-from prunekit.core.graph import ChannelGroup
-from prunekit.core.plan import Edit, channel_edits
+from prunekit.core.analysis.graph import ChannelGroup
+from prunekit.core.edit.plan import Edit, channel_edits
 
 
 def unit(group: ChannelGroup, round_to: int = 1) -> int:

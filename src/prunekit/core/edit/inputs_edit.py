@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from prunekit.core.edits import ChannelEdit, Keep, PlanError, check_fields
-from prunekit.core.hooks import run_hooked
-from prunekit.core.input_patches import patch_grid, patch_mask, patch_names, to_patches
-from prunekit.core.inputs import ExampleInputs, tensors_of
-from prunekit.core.surgery import dim_size
+from prunekit.core.edit.edits import ChannelEdit, Keep, PlanError, check_fields
+from prunekit.core.edit.input_patches import patch_grid, patch_mask, patch_names, to_patches
+from prunekit.core.edit.surgery import dim_size
+from prunekit.core.model.hooks import run_hooked
+from prunekit.core.model.inputs import ExampleInputs, tensors_of
 from prunekit.errors import InputError, PrunekitError
 
 _READERS = (nn.Linear, nn.modules.conv._ConvNd)
@@ -70,7 +70,7 @@ class FeatureSelector:
     sample (MLP pixels, tabular columns), ``"channel"`` keeps entries of its first dimension
     (image channels), ``"patch"`` keeps ``patch`` x ``patch`` regions of a (C, H, W) image,
     numbered row-major over the patch grid, and gives them as (N, C, patch*patch, kept) (see
-    core/input_patches.py). ``names`` optionally names every full feature along that axis."""
+    core/edit/input_patches.py). ``names`` optionally names every full feature along that axis."""
 
     shape: tuple[int, ...]
     axis: str

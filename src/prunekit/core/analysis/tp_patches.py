@@ -1,4 +1,4 @@
-"""Patches and bounds around torch-pruning's dependency analysis, used by ``core/graph.py``
+"""Patches and bounds around torch-pruning's dependency analysis, used by ``core/analysis/graph.py``
 (with graph.py, the only files that import torch_pruning): index mappings that fail become
 opaque, mappings are computed once per graph, each root's expansion has a work budget, group
 membership is answered by a set, and pruners describe layers torch-pruning does not know."""
@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.slicer_base import is_custom_norm, is_transposed_linear
-from prunekit.core.surgery import dim_size, is_intra_coupled
+from prunekit.core.edit.slicer_base import is_custom_norm, is_transposed_linear
+from prunekit.core.edit.surgery import dim_size, is_intra_coupled
 from prunekit.errors import PrunekitError
 
 _MAPPERS = (
@@ -203,12 +203,12 @@ class _FrozenMapping:
 
 def custom_pruners(model: nn.Module) -> dict[Any, Any]:
     """torch-pruning pruners for layers it does not know: HF's Conv1D and family norms. They
-    only describe channel counts and coupling, read from the layer table (core/slicers.py);
+    only describe channel counts and coupling, read from the layer table (core/edit/slicers.py);
     prunekit's slicers do the editing."""
     import torch_pruning as tp
 
     def unused(self: Any, layer: nn.Module, idxs: Any) -> nn.Module:
-        raise NotImplementedError("prunekit slices layers itself (core/slicers.py)")
+        raise NotImplementedError("prunekit slices layers itself (core/edit/slicers.py)")
 
     class _FromTable(tp.pruner.BasePruningFunc):
         def prune_out_channels(self, layer: nn.Module, idxs: Any) -> nn.Module:

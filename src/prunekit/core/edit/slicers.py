@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from prunekit.core.slicer_base import (
+from prunekit.core.edit.slicer_base import (
     Keep,
     Slicer,
     is_custom_norm,

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.batches import batch_inputs, take, to_device
-from prunekit.core.inputs import call_model, model_device
-from prunekit.core.modes import eval_mode
-from prunekit.core.surgery import get_module
+from prunekit.core.edit.surgery import get_module
+from prunekit.core.model.batches import batch_inputs, take, to_device
+from prunekit.core.model.inputs import call_model, model_device
+from prunekit.core.model.modes import eval_mode
 
 Seen = dict[str, tuple[torch.Tensor, torch.Tensor]]  # path -> (input, output) of one batch
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.inputs import ExampleInputs, call_model, model_device, primary_output
+from prunekit.core.model.inputs import ExampleInputs, call_model, model_device, primary_output
 from prunekit.errors import ConfigError, InputError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

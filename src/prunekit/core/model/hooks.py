@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.inputs import ExampleInputs, call_model
-from prunekit.core.modes import eval_mode
+from prunekit.core.model.inputs import ExampleInputs, call_model
+from prunekit.core.model.modes import eval_mode
 
 
 def run_hooked(model: nn.Module, example_inputs: ExampleInputs, handles: Iterable[Any]) -> None:

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from prunekit.core.fractions import KeptFractions
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.plan import Plan
-from prunekit.core.target import Target
-from prunekit.core.units import Unit, most_removable, removal_edits
+from prunekit.core.analysis.units import Unit, most_removable, removal_edits
+from prunekit.core.budget.fractions import KeptFractions
+from prunekit.core.budget.target import Target
+from prunekit.core.edit.plan import Plan
+from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import ConfigError
 
 Select = Callable[[int], list[str]]  # how many to remove -> which unit paths

@@ -11,12 +11,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.block_edits import LayersEdit
-from prunekit.core.edits import Keep, RemoveEdit
-from prunekit.core.hooks import run_hooked
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.layers import block_shapes, layer_lists
-from prunekit.core.surgery import get_module
+from prunekit.core.edit.block_edits import LayersEdit
+from prunekit.core.edit.edits import Keep, RemoveEdit
+from prunekit.core.edit.layers import block_shapes, layer_lists
+from prunekit.core.edit.surgery import get_module
+from prunekit.core.model.hooks import run_hooked
+from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import PrunekitError
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)

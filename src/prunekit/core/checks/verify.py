@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.graph import ChannelGroup
-from prunekit.core.slicers import slicer_of
-from prunekit.core.surgery import get_module, is_intra_coupled
+from prunekit.core.analysis.graph import ChannelGroup
+from prunekit.core.edit.slicers import slicer_of
+from prunekit.core.edit.surgery import get_module, is_intra_coupled
 
 
 @torch.no_grad()

@@ -16,12 +16,12 @@ from collections.abc import Collection
 
 from torch import nn
 
-from prunekit.core.copies import meta_skeleton, on_meta
-from prunekit.core.graph import ChannelGroup
-from prunekit.core.inputs import ExampleInputs
-from prunekit.core.metrics import count_macs, count_params
-from prunekit.core.plan import Plan
-from prunekit.core.selection import group_edits
+from prunekit.core.analysis.graph import ChannelGroup
+from prunekit.core.budget.metrics import count_macs, count_params
+from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.selection import group_edits
+from prunekit.core.model.copies import meta_skeleton, on_meta
+from prunekit.core.model.inputs import ExampleInputs
 
 # what a model the meta device cannot run raises; the count then falls back to real copies
 _META_FAILURES = (RuntimeError, NotImplementedError, TypeError, ValueError, IndexError)

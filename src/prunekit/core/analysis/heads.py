@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from prunekit.core.plan import AttrEdit
-from prunekit.core.surgery import dim_size, get_module
+from prunekit.core.edit.plan import AttrEdit
+from prunekit.core.edit.surgery import dim_size, get_module
 
 
 @dataclass(frozen=True)

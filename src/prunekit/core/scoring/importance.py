@@ -11,9 +11,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from prunekit.core.graph import ChannelGroup, Member
-from prunekit.core.slicers import slicer_for
-from prunekit.core.surgery import get_module
+from prunekit.core.analysis.graph import ChannelGroup, Member
+from prunekit.core.edit.slicers import slicer_for
+from prunekit.core.edit.surgery import get_module
 
 CRITERIA = ("l1", "l2", "taylor", "bn", "random")
 _BATCHNORM = nn.modules.batchnorm._BatchNorm

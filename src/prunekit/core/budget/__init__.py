@@ -1,0 +1,2 @@
+"""What a model costs and what it must keep: metrics, the Target, kept fractions, the search
+that meets a target."""

@@ -1,0 +1,1 @@
+"""That a removal is sound: the trial removal and the equivalence invariant."""
