@@ -15,7 +15,7 @@ from prunekit.core.edit.block_edits import LayersEdit
 from prunekit.core.edit.edits import Keep, RemoveEdit
 from prunekit.core.edit.layers import block_shapes, layer_lists
 from prunekit.core.edit.surgery import get_module
-from prunekit.core.model.hooks import run_hooked
+from prunekit.core.model.hooks import hook_calls, run_hooked
 from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import PrunekitError
 
@@ -185,32 +185,23 @@ def observe_calls(model: nn.Module, order: Sequence[str], inputs: ExampleInputs)
     alive: list[Any] = []  # keeps those tensors (and their ids) alive during the pass
     with_arguments: set[str] = set()
     readers: dict[str, list[str]] = {p: [] for p in order}
-    handles = []
-    for path in order:
 
-        def hook(
-            _m: nn.Module,
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-            output: Any,
-            path: str = path,
-        ) -> None:
-            extra = [*_tensors(args[1:]), *_tensors(list(kwargs.values()))]
-            if len(args) > 1 or kwargs:
-                with_arguments.add(path)
-            for tensor in extra:
-                owner = made.get(id(tensor))
-                if owner is not None and owner != path and path not in readers[owner]:
-                    readers[owner].append(path)
-            given = {id(t) for t in (*_tensors(args), *extra)}
-            outputs = list(_tensors(output))
-            for tensor in outputs[1:]:
-                if id(tensor) not in given:
-                    made[id(tensor)] = path
-                    alive.append(tensor)
+    def record(path: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+        extra = [*_tensors(args[1:]), *_tensors(list(kwargs.values()))]
+        if len(args) > 1 or kwargs:
+            with_arguments.add(path)
+        for tensor in extra:
+            owner = made.get(id(tensor))
+            if owner is not None and owner != path and path not in readers[owner]:
+                readers[owner].append(path)
+        given = {id(t) for t in (*_tensors(args), *extra)}
+        outputs = list(_tensors(output))
+        for tensor in outputs[1:]:
+            if id(tensor) not in given:
+                made[id(tensor)] = path
+                alive.append(tensor)
 
-        handles.append(get_module(model, path).register_forward_hook(hook, with_kwargs=True))
-    run_hooked(model, inputs, handles)
+    run_hooked(model, inputs, hook_calls(model, order, record))
     return Calls(with_arguments, readers)
 
 

@@ -12,7 +12,7 @@ from torch import nn
 from prunekit.core.edit.block_edits import LayersEdit
 from prunekit.core.edit.edits import Keep, RemoveEdit
 from prunekit.core.edit.surgery import get_module
-from prunekit.core.model.hooks import run_hooked
+from prunekit.core.model.hooks import first_input, hook_calls, run_hooked
 from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import PrunekitError
 
@@ -22,22 +22,11 @@ def block_shapes(
 ) -> dict[str, list[tuple[Any, Any]]]:
     """(input shape, output shape) of every call of each block during one forward pass."""
     calls: dict[str, list[tuple[Any, Any]]] = {path: [] for path in paths}
-    handles = []
-    for path in paths:
 
-        def hook(
-            _m: nn.Module,
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-            output: Any,
-            path: str = path,
-        ) -> None:
-            first = args[0] if args else next(iter(kwargs.values()), None)
-            calls[path].append((_shape(first), _shape(_first_tensor(output))))
+    def record(path: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+        calls[path].append((_shape(first_input(args, kwargs)), _shape(_first_tensor(output))))
 
-        module = get_module(model, path)
-        handles.append(module.register_forward_hook(hook, with_kwargs=True))
-    run_hooked(model, example_inputs, handles)
+    run_hooked(model, example_inputs, hook_calls(model, paths, record))
     return calls
 
 

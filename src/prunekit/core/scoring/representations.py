@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.edit.surgery import get_module
 from prunekit.core.model.batches import batch_inputs, take, to_device
+from prunekit.core.model.hooks import first_input, hook_calls
 from prunekit.core.model.inputs import call_model, model_device
 from prunekit.core.model.modes import eval_mode
 
@@ -35,16 +35,14 @@ def each_batch(
     """Run up to ``batches`` batches in eval mode without gradients and call ``callback`` with
     every unit's (input, output) of the first call in that batch. Returns the batches used."""
     seen: Seen = {}
-    handles = []
-    for path in paths:
 
-        def hook(_m: nn.Module, args: tuple, kwargs: dict, output: Any, path: str = path) -> None:
-            first = _main(args) if args else _main(next(iter(kwargs.values()), None))
-            out = _main(output)
-            if path not in seen and first is not None and out is not None:
-                seen[path] = (first.detach(), out.detach())
+    def record(path: str, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+        first = _main(args) if args else _main(first_input(args, kwargs))
+        out = _main(output)
+        if path not in seen and first is not None and out is not None:
+            seen[path] = (first.detach(), out.detach())
 
-        handles.append(get_module(model, path).register_forward_hook(hook, with_kwargs=True))
+    handles = hook_calls(model, paths, record)
     used = 0
     device = model_device(model)
     try:

@@ -15,7 +15,7 @@ from torch import nn
 from prunekit.core.analysis.units import Unit
 from prunekit.core.edit.layers import _first_tensor
 from prunekit.core.edit.surgery import get_module
-from prunekit.core.model.hooks import run_hooked
+from prunekit.core.model.hooks import first_input, hook_calls, run_hooked
 from prunekit.core.model.inputs import ExampleInputs
 
 GATE = "adaptive_gate"
@@ -72,14 +72,11 @@ def exact_at_zero(
 ) -> dict[str, float]:
     """With every gate at 0, the relative difference between each unit's output and input."""
     seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    handles = []
-    for gate in gates:
 
-        def hook(_m: nn.Module, args: Any, kwargs: Any, out: Any, unit: str = gate.unit) -> None:
-            first = args[0] if args else next(iter(kwargs.values()))
-            seen.setdefault(unit, (first.detach(), _first_tensor(out).detach()))
+    def record(unit: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> None:
+        seen.setdefault(unit, (first_input(args, kwargs).detach(), _first_tensor(out).detach()))
 
-        handles.append(get_module(model, gate.unit).register_forward_hook(hook, with_kwargs=True))
+    handles = hook_calls(model, [g.unit for g in gates], record)
     saved = [gate.gate.detach().clone() for gate in gates]
     with torch.no_grad():
         for gate in gates:
