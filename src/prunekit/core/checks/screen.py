@@ -20,7 +20,8 @@ from prunekit.core.analysis.graph import ChannelGroup
 from prunekit.core.checks.verify import readers_zeroed, relative_error, zero_readers
 from prunekit.core.edit.plan import Plan
 from prunekit.core.edit.selection import group_edits, lowest, removal_count
-from prunekit.core.model.copies import shared_copy
+from prunekit.core.edit.surgery import get_module
+from prunekit.core.model.copies import meta_skeleton, on_meta, shared_copy
 from prunekit.core.model.inputs import ExampleInputs, call_model, primary_output
 from prunekit.core.model.modes import eval_mode
 from prunekit.errors import PrunekitError
@@ -49,11 +50,17 @@ def passes(
     removal: dict[int, list[int]],
     inputs: ExampleInputs,
     reference_shape: torch.Size,
+    meta: bool = False,
 ) -> str:
     """'' when removing ``removal`` is sound, else why not. Without normalising groups, the one
-    pruned copy serves both checks (it runs; it equals the zeroed model)."""
+    pruned copy serves both checks (it runs; it equals the zeroed model). With them, whether it
+    runs is checked on a meta-device skeleton when ``meta`` (the model runs there), so no
+    tensor is created; the exact groups are then checked on their own."""
     exact_only = not any(groups[p].normalising for p in removal)
-    reason, output = _runs(model, groups, removal, inputs, reference_shape, exact_only)
+    if exact_only or not meta:
+        reason, output = _runs(model, groups, removal, inputs, reference_shape, exact_only)
+    else:
+        reason, output = _runs_on_meta(model, groups, removal, inputs, reference_shape), None
     if reason:
         return reason
     error = exact_error(model, groups, removal, inputs, output if exact_only else None)
@@ -172,12 +179,63 @@ def _runs(
     return "", output
 
 
+# Groups are tried together in chunks touching at most this share of the model's parameters,
+# so that a trial's pruned copy (new tensors for every module it touches) stays small.
+CHUNK_SHARE = 0.25
+
+
+def _chunks(model: nn.Module, groups: Sequence[ChannelGroup]) -> list[list[int]]:
+    """Consecutive group positions, cut where the parameters of the modules the chunk touches
+    would pass ``CHUNK_SHARE`` of the model's (a group larger than that is a chunk alone)."""
+    total = max(1, sum(p.numel() for p in model.parameters()))
+    chunks: list[list[int]] = [[]]
+    volume = 0
+    for position, group in enumerate(groups):
+        paths = {m.path for m in group.members if not m.is_parameter}
+        size = sum(
+            p.numel() for path in paths for p in get_module(model, path).parameters(recurse=False)
+        )
+        if chunks[-1] and volume + size > CHUNK_SHARE * total:
+            chunks.append([])
+            volume = 0
+        chunks[-1].append(position)
+        volume += size
+    return chunks
+
+
+def _runs_on_meta(
+    model: nn.Module,
+    groups: Sequence[ChannelGroup],
+    removal: dict[int, list[int]],
+    inputs: ExampleInputs,
+    reference_shape: torch.Size,
+) -> str:
+    """``_runs``'s verdict from a meta-device skeleton: shapes only, no tensor data."""
+    try:
+        pruned = meta_skeleton(model).eval()
+        Plan(group_edits(model, list(groups), removal)).apply(pruned)
+        shape = primary_output(call_model(pruned, on_meta(inputs))).shape
+    except (PrunekitError, RuntimeError, ValueError, IndexError, TypeError) as exc:
+        return f"the pruned model fails: {type(exc).__name__}: {str(exc)[:120]}"
+    return "" if shape == reference_shape else f"the output shape changes to {tuple(shape)}"
+
+
+def _runs_on_meta_device(model: nn.Module, inputs: ExampleInputs, shape: torch.Size) -> bool:
+    try:
+        output = call_model(meta_skeleton(model).eval(), on_meta(inputs))
+    except Exception:  # a forward that reads values: the trial runs on real tensors
+        return False
+    return primary_output(output).shape == shape
+
+
 def screen(
     model: nn.Module, groups: list[ChannelGroup], inputs: ExampleInputs, seed: int = 0
 ) -> tuple[list[ChannelGroup], list[tuple[str, str]]]:
-    """The groups that pass the trial, and (root, reason) for those that do not."""
+    """The groups that pass the trial, and (root, reason) for those that do not. The trial
+    runs in chunks of groups (``CHUNK_SHARE``); the final removal is checked whole."""
     with torch.no_grad():
         reference = primary_output(call_model(model.eval(), inputs)).shape
+        meta = _runs_on_meta_device(model, inputs, reference)
     removal = trial_removal(groups, seed)
     bad: list[tuple[str, str]] = []
 
@@ -185,7 +243,7 @@ def screen(
         subset = {p: removal[p] for p in positions if p in removal}
         if not subset:
             return
-        reason = passes(model, groups, subset, inputs, reference)
+        reason = passes(model, groups, subset, inputs, reference, meta)
         if not reason:
             return
         if len(positions) == 1:
@@ -195,6 +253,7 @@ def screen(
         search(positions[:half])
         search(positions[half:])
 
-    search(list(range(len(groups))))
+    for chunk in _chunks(model, groups):
+        search(chunk)
     failed = {root for root, _ in bad}
     return [g for g in groups if g.root not in failed], bad

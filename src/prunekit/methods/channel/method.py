@@ -13,13 +13,8 @@ from prunekit.core.analysis.graph import ChannelGraph, ChannelGroup
 from prunekit.core.budget.fractions import KeptFractions
 from prunekit.core.budget.search import SearchResult, search_level
 from prunekit.core.checks.screen import (
-    TOLERANCE,
-    exact_error,
-    float32_output,
     screen,
-    zeroed_output,
 )
-from prunekit.core.checks.verify import relative_error
 from prunekit.core.edit.plan import Plan
 from prunekit.core.edit.selection import group_edits
 from prunekit.core.edit.surgery import get_module
@@ -27,6 +22,7 @@ from prunekit.core.model.inputs import ExampleInputs
 from prunekit.core.scoring.gradients import LossFn, accumulate_gradients
 from prunekit.core.scoring.importance import group_scores
 from prunekit.errors import ConfigError, PrunekitError
+from prunekit.methods.channel.apply import apply_checked
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.ranking import global_removal, local_removal
 from prunekit.methods.channel.refine import give_back
@@ -123,17 +119,10 @@ def prune_channels(
         config.round_to,
         together=config.scope == "local",
     )
-    plan = Plan(group_edits(model, scored, removal))
-    if config.verify and any(scored[p].normalising for p in removal):
-        # the exact groups are checked alone, on a copy sharing the untouched tensors
-        _verify(exact_error(model, scored, removal, example_inputs), model)
-        plan.apply(model)
-    elif config.verify:  # reference first, then prune in place: no pruned copy is held
-        expected = zeroed_output(model, scored, removal, example_inputs)
-        plan.apply(model)
-        if expected is not None:
-            _verify(relative_error(expected, float32_output(model, example_inputs)), model)
+    if config.verify:
+        plan = apply_checked(model, scored, removal, example_inputs)
     else:
+        plan = Plan(group_edits(model, scored, removal))
         plan.apply(model)
     details = {
         "level": result.level,
@@ -200,17 +189,3 @@ def _ignored(model: nn.Module, group: ChannelGroup, ignore: tuple[Any, ...]) -> 
             if isinstance(item, nn.Module) and module is item:
                 return f"ignored: {member.path}"
     return ""
-
-
-def _verify(error: float | None, pruned: nn.Module) -> None:
-    """The final removal, checked like the trial (``error``: between removing the channels and
-    zeroing their readers): a disagreement means a coupling was analysed wrongly. Refuse
-    rather than return a silently wrong model."""
-    if error is not None and error > TOLERANCE:
-        raise PrunekitError(
-            f"pruning {type(pruned).__name__} failed the equivalence check (relative error "
-            f"{error:.2e} > {TOLERANCE:.0e}, compared in float32): the dependency analysis "
-            "coupled some channels wrongly. Fix: ignore "
-            "the modules involved (ChannelConfig(ignore=[...])) and report the model (with "
-            "inplace=True the model passed in may already be pruned: rebuild it)"
-        )
