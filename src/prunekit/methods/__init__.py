@@ -1,7 +1,5 @@
-"""The pruning methods, one folder each (config.py + method.py + a registration in __init__.py),
-and the registry (registry.py) that pk.prune, recipes and the run pipeline read. Importing this
-package registers every method: a new method adds its import here."""
-
-from prunekit.methods import adaptive, basis, channel, features, layers, sfp, sglp
-
-__all__ = ["adaptive", "basis", "channel", "features", "layers", "sfp", "sglp"]
+"""The pruning methods, one folder each (config.py + method.py + a registration in its
+__init__.py), and the registry (registry.py) that pk.prune, recipes and the run pipeline read.
+A method registers when its folder is imported: ``prunekit/__init__.py`` imports every
+method's config for ``pk.<Name>Config``, which is the one line a new method adds outside its
+folder (with the name in that file's ``__all__``)."""
