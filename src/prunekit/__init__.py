@@ -17,31 +17,30 @@ from prunekit.errors import (
 )
 from prunekit.io.onnx import export_onnx
 from prunekit.io.save import load, save
-from prunekit.methods.adaptive import AdaptiveConfig, AdaptiveGates
-from prunekit.methods.basis import BasisConfig, DoubleConfig
-from prunekit.methods.channel import ChannelConfig
-from prunekit.methods.features import FeatureConfig
-from prunekit.methods.layers import LayerConfig
-from prunekit.methods.sfp import CRSFPConfig, SFPConfig
-from prunekit.methods.sglp import SGLPConfig
+from prunekit.methods.adaptive import AdaptiveConfig as AdaptiveConfig
+from prunekit.methods.adaptive import AdaptiveGates
+from prunekit.methods.basis import BasisConfig as BasisConfig
+from prunekit.methods.basis import DoubleConfig as DoubleConfig
+from prunekit.methods.channel import ChannelConfig as ChannelConfig
+from prunekit.methods.features import FeatureConfig as FeatureConfig
+from prunekit.methods.layers import LayerConfig as LayerConfig
+from prunekit.methods.registry import entries as _entries
+from prunekit.methods.sfp import CRSFPConfig as CRSFPConfig
+from prunekit.methods.sfp import SFPConfig as SFPConfig
+from prunekit.methods.sglp import SGLPConfig as SGLPConfig
 from prunekit.models import rules as _rules
 from prunekit.models.hf_save import save_pretrained
 
 _rules.register()
 
+# Each method's config is imported above in the re-export form (``X as X``), one line per
+# method: importing it registers the method, and ``__all__`` lists every registered config.
 __all__ = [
-    "AdaptiveConfig",
     "AdaptiveGates",
-    "BasisConfig",
-    "CRSFPConfig",
-    "ChannelConfig",
     "ConfigError",
-    "DoubleConfig",
-    "FeatureConfig",
     "FeatureSelector",
     "InputError",
     "Latency",
-    "LayerConfig",
     "Metrics",
     "MissingDependencyError",
     "OfflineError",
@@ -50,8 +49,6 @@ __all__ = [
     "PruneResult",
     "PrunekitError",
     "Ratios",
-    "SFPConfig",
-    "SGLPConfig",
     "Target",
     "UnknownNameError",
     "__version__",
@@ -64,3 +61,4 @@ __all__ = [
     "save_pretrained",
     "zoo",
 ]
+__all__ += sorted(entry.config.__name__ for entry in _entries())

@@ -2,4 +2,4 @@
 __init__.py), and the registry (registry.py) that pk.prune, recipes and the run pipeline read.
 A method registers when its folder is imported: ``prunekit/__init__.py`` imports every
 method's config for ``pk.<Name>Config``, which is the one line a new method adds outside its
-folder (with the name in that file's ``__all__``)."""
+folder (``__all__`` there lists every registered config)."""
