@@ -125,3 +125,80 @@ def test_channel_pruning_in_place_copies_no_parameter(
     result = pk.prune(model, pk.ChannelConfig(target=target), example_inputs=inputs, inplace=True)
     assert result.model is model and count_params(model) < 0.61 * result.before.params
     assert copied == []
+
+
+class KeywordAndDirectReaders(nn.Module):
+    """Readers the hooks cannot see the usual way: one called with its input as a keyword, one
+    whose weight is used without calling the layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first, self.keyword = nn.Linear(6, 8), nn.Linear(8, 8)
+        self.direct, self.head = nn.Linear(8, 8), nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.keyword(input=self.first(x).relu()).relu()
+        hidden = nn.functional.linear(hidden, self.direct.weight, self.direct.bias).relu()
+        return self.head(hidden)
+
+
+def test_keyword_and_direct_readers_are_zeroed_like_their_weights() -> None:
+    from prunekit.core.checks.screen import zeroed_output
+
+    torch.manual_seed(0)
+    model, inputs = KeywordAndDirectReaders().eval(), torch.randn(4, 6)
+    groups = ChannelGraph(model, inputs).groups()
+    removal = {p: [0, 1, 2] for p in range(len(groups))}
+    zeroed = copy.deepcopy(model)
+    for position, roots in removal.items():
+        zero_readers(zeroed, groups[position], roots)
+    with torch.no_grad():
+        expected = zeroed(inputs)
+    got = zeroed_output(model, groups, removal, inputs)
+    assert got is not None and torch.allclose(got, expected, rtol=1e-5, atol=1e-6)
+    result = pk.prune(model, pk.ChannelConfig(target=pk.Target(params=0.7)), example_inputs=inputs)
+    assert count_params(result.model) < count_params(model)
+
+
+def test_the_trial_leaves_the_models_mode_and_hooks_as_they_were() -> None:
+    from prunekit.core.checks.screen import screen
+    from prunekit.core.model.hooks import hook_calls
+
+    model, inputs = _cases()["resnet18"]
+    model.train()
+    screen(model, ChannelGraph(model, inputs).groups(), inputs)
+    assert all(m.training for m in model.modules())
+    with pytest.raises(pk.PrunekitError, match="nowhere"):
+        hook_calls(model, ["layer1", "nowhere"], lambda *_: None)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_meta_inputs_keep_their_container() -> None:
+    from collections import UserDict, namedtuple
+
+    from prunekit.core.model.copies import on_meta
+
+    pair = namedtuple("pair", "ids mask")
+    moved = on_meta(pair(torch.ones(2), torch.zeros(2)))
+    assert type(moved) is pair and moved.ids.device.type == "meta"
+    encoding = on_meta(UserDict({"input_ids": torch.ones(2, 3, dtype=torch.long)}))
+    assert encoding["input_ids"].device.type == "meta"
+
+
+@pytest.mark.parametrize("name", ["resnet18", "vit", "llama"])
+def test_tracing_the_meta_skeleton_finds_the_groups_of_the_real_model(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prunekit.core.analysis import graph as graph_module
+
+    model, inputs = _cases()[name]
+    on_meta = ChannelGraph(model, inputs).groups()
+
+    def refuse(_model: nn.Module) -> nn.Module:
+        raise RuntimeError("trace the real model")
+
+    monkeypatch.setattr(graph_module, "meta_skeleton", refuse)
+    real = ChannelGraph(model, inputs).groups()
+    assert [(g.root, g.members, g.member_roots) for g in on_meta] == [
+        (g.root, g.members, g.member_roots) for g in real
+    ]

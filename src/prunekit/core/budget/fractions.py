@@ -18,7 +18,7 @@ from torch import nn
 
 from prunekit.core.analysis.graph import ChannelGroup
 from prunekit.core.budget.metrics import count_macs, count_params
-from prunekit.core.edit.plan import Plan
+from prunekit.core.edit.plan import Plan, PlanError
 from prunekit.core.edit.selection import group_edits
 from prunekit.core.model.copies import meta_skeleton, on_meta
 from prunekit.core.model.inputs import ExampleInputs
@@ -37,10 +37,10 @@ class KeptFractions:
         if "macs" in wanted:
             self.base["macs"] = count_macs(model, inputs)
         self.skeleton: nn.Module | None = meta_skeleton(model)
-        self.meta_inputs = on_meta(inputs)
         try:
+            self.meta_inputs = on_meta(inputs)
             same = self._count(self.skeleton, self.meta_inputs) == self.base
-        except _META_FAILURES:
+        except _META_FAILURES:  # includes the InputError of a forward the meta device cannot run
             same = False
         if not same:
             self.skeleton = None
@@ -58,6 +58,8 @@ class KeptFractions:
             try:
                 trial = plan_copy(plan).apply(copy.deepcopy(self.skeleton))
                 return self._count(trial, self.meta_inputs)
+            except PlanError:
+                raise  # a plan that does not fit the model: the same on real tensors
             except _META_FAILURES:
                 self.skeleton = None  # this model needs real tensors: count on copies from now
         return self._count(plan_copy(plan).apply(copy.deepcopy(self.model)), self.inputs)

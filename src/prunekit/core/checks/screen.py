@@ -116,8 +116,12 @@ def zeroed_output(
         for group, roots in zeroings:
             zero_readers(zeroed, group, roots)
         return float32_output(zeroed, inputs)
-    with readers_zeroed(model, zeroings):
-        return float32_output(model, inputs)
+    with readers_zeroed(model, zeroings) as zeroing:
+        output = float32_output(model, inputs)
+    if zeroing.missed:  # a reader used without being called: its weights are zeroed instead
+        with readers_zeroed(model, zeroings, by_hooks=False):
+            output = float32_output(model, inputs)
+    return output
 
 
 @torch.no_grad()
@@ -233,8 +237,8 @@ def screen(
 ) -> tuple[list[ChannelGroup], list[tuple[str, str]]]:
     """The groups that pass the trial, and (root, reason) for those that do not. The trial
     runs in chunks of groups (``CHUNK_SHARE``); the final removal is checked whole."""
-    with torch.no_grad():
-        reference = primary_output(call_model(model.eval(), inputs)).shape
+    with eval_mode(model), torch.no_grad():
+        reference = primary_output(call_model(model, inputs)).shape
         meta = _runs_on_meta_device(model, inputs, reference)
     removal = trial_removal(groups, seed)
     bad: list[tuple[str, str]] = []
@@ -256,4 +260,9 @@ def screen(
     for chunk in _chunks(model, groups):
         search(chunk)
     failed = {root for root, _ in bad}
+    survivors = [p for p, g in enumerate(groups) if g.root not in failed]
+    together = {p: removal[p] for p in survivors if p in removal}
+    if meta and together and _runs_on_meta(model, groups, together, inputs, reference):
+        search(survivors)  # groups of different chunks fail together: find which, for real
+        failed = {root for root, _ in bad}
     return [g for g in groups if g.root not in failed], bad

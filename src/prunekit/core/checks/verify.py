@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -24,29 +25,48 @@ def zero_readers(model: nn.Module, group: ChannelGroup, root_indices: Sequence[i
         slicer_of(module, path).zero_readers(module, sorted(local))
 
 
+@dataclass
+class Zeroing:
+    """The readers zeroed by hooks and those whose hook ran (a reader whose weight the model
+    uses without calling it, such as ``F.linear(x, layer.weight)``, is never hooked)."""
+
+    hooked: set[str] = field(default_factory=set)
+    called: set[str] = field(default_factory=set)
+
+    @property
+    def missed(self) -> set[str]:
+        return self.hooked - self.called
+
+
 @contextmanager
 def readers_zeroed(
-    model: nn.Module, zeroings: Iterable[tuple[ChannelGroup, Sequence[int]]]
-) -> Iterator[None]:
+    model: nn.Module,
+    zeroings: Iterable[tuple[ChannelGroup, Sequence[int]]],
+    by_hooks: bool = True,
+) -> Iterator[Zeroing]:
     """Within the block ``model`` computes what it would after ``zero_readers`` of each (group,
     root channels), and it is left exactly as it was: a reader whose input channel axis is known
     (convolutions, linear layers) gets a forward pre-hook zeroing those input channels, so no
-    weight is copied; any other reader is zeroed in place and restored from a saved copy of its
-    own tensors."""
+    weight is copied; any other reader (every reader when not ``by_hooks``) is zeroed in place
+    and restored from a saved copy of its own tensors. The yielded ``Zeroing`` says, after a
+    forward pass, which hooked readers were never called (their zeroing did not happen)."""
     handles = []
     saved: list[tuple[torch.Tensor, torch.Tensor]] = []
+    zeroing = Zeroing()
     try:
         for path, local in _reader_channels(model, zeroings).items():
             module = get_module(model, path)
             slicer = slicer_of(module, path)
-            axis = slicer.input_axis(module)
+            axis = slicer.input_axis(module) if by_hooks else None
             if axis is None:
                 saved.extend((t, t.detach().clone()) for t in module.parameters(recurse=False))
                 with torch.no_grad():
                     slicer.zero_readers(module, sorted(local))
             else:
-                handles.append(module.register_forward_pre_hook(_zero_input(axis, sorted(local))))
-        yield
+                hook = _zero_input(axis, sorted(local), path, zeroing.called)
+                handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
+                zeroing.hooked.add(path)
+        yield zeroing
     finally:
         for handle in handles:
             handle.remove()
@@ -70,12 +90,24 @@ def _reader_channels(
     return out
 
 
-def _zero_input(axis: int, local: Sequence[int]) -> Any:
+def _zero_input(axis: int, local: Sequence[int], path: str, called: set[str]) -> Any:
     index = torch.as_tensor(list(local), dtype=torch.long)
 
-    def hook(_module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        first = args[0]
-        return (first.index_fill(axis, index.to(first.device), 0), *args[1:])
+    def hook(
+        _module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        def zeroed(x: torch.Tensor) -> torch.Tensor:
+            return x.index_fill(axis, index.to(x.device), 0)
+
+        if args:  # the input is the first argument, or the first keyword (``fc(input=x)``)
+            args = (zeroed(args[0]), *args[1:])
+        elif kwargs:
+            name = next(iter(kwargs))
+            kwargs = {**kwargs, name: zeroed(kwargs[name])}
+        else:
+            return None
+        called.add(path)
+        return args, kwargs
 
     return hook
 

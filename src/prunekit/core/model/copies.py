@@ -5,6 +5,7 @@ and a skeleton whose tensors live on the ``meta`` device (shapes without storage
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -37,8 +38,10 @@ def on_meta(inputs: Any) -> Any:
     """``inputs`` with every tensor moved to the meta device (structure kept)."""
     if isinstance(inputs, torch.Tensor):
         return inputs.to("meta")
-    if isinstance(inputs, dict):
+    if isinstance(inputs, Mapping):  # dicts, and HF's BatchEncoding (a UserDict)
         return {k: on_meta(v) for k, v in inputs.items()}
+    if isinstance(inputs, tuple) and hasattr(inputs, "_fields"):  # a namedtuple
+        return type(inputs)(*(on_meta(v) for v in inputs))
     if isinstance(inputs, (list, tuple)):
         return type(inputs)(on_meta(v) for v in inputs)  # type: ignore[call-arg]
     return inputs

@@ -30,14 +30,24 @@ def hook_calls(model: nn.Module, paths: Iterable[str], on_call: OnCall) -> list[
     """A forward hook on the module at each path that calls ``on_call(path, args, kwargs,
     output)`` on every call of it; returns the handles (``run_hooked`` removes them)."""
     handles = []
-    for path in paths:
+    try:
+        for path in paths:
 
-        def hook(
-            _m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, path: str = path
-        ) -> None:
-            on_call(path, args, kwargs, out)
+            def hook(
+                _m: nn.Module,
+                args: tuple[Any, ...],
+                kwargs: dict[str, Any],
+                out: Any,
+                path: str = path,
+            ) -> None:
+                on_call(path, args, kwargs, out)
 
-        handles.append(get_module(model, path).register_forward_hook(hook, with_kwargs=True))
+            module = get_module(model, path)
+            handles.append(module.register_forward_hook(hook, with_kwargs=True))
+    except BaseException:  # a path that does not exist: no hook stays behind
+        for handle in handles:
+            handle.remove()
+        raise
     return handles
 
 

@@ -12,7 +12,8 @@ from prunekit.core.checks.screen import TOLERANCE, exact_error, float32_output, 
 from prunekit.core.checks.verify import relative_error
 from prunekit.core.edit.plan import Plan
 from prunekit.core.edit.selection import group_edits
-from prunekit.core.model.inputs import ExampleInputs
+from prunekit.core.model.inputs import ExampleInputs, call_model, primary_output
+from prunekit.core.model.modes import eval_mode
 from prunekit.errors import PrunekitError
 
 Removal = dict[int, list[int]]
@@ -28,7 +29,7 @@ def apply_checked(
     from by both kinds, the check runs on a copy sharing the untouched tensors instead."""
     exact = {p: r for p, r in removal.items() if not groups[p].normalising}
     rest = {p: r for p, r in removal.items() if groups[p].normalising}
-    shape = float32_output(model, inputs).shape
+    shape = _output_shape(model, inputs) if rest else None
     if rest and _axes(groups, exact) & _axes(groups, rest):
         _refuse_if_wrong(exact_error(model, groups, removal, inputs), model)
         plan = Plan(group_edits(model, groups, removal))
@@ -43,7 +44,7 @@ def apply_checked(
             second = Plan(group_edits(model, groups, rest))
             second.apply(model)
             plan.extend(second.edits)
-    if rest:  # the whole removal runs and keeps the output shape
+    if shape is not None:  # the whole removal runs and keeps the output shape
         _refuse_if_broken(model, inputs, shape)
     return plan
 
@@ -52,9 +53,14 @@ def _axes(groups: list[ChannelGroup], removal: Removal) -> set[tuple[str, str]]:
     return {(m.path, m.dim) for p in removal for m in groups[p].members}
 
 
+def _output_shape(model: nn.Module, inputs: ExampleInputs) -> torch.Size:
+    with eval_mode(model), torch.no_grad():
+        return primary_output(call_model(model, inputs)).shape
+
+
 def _refuse_if_broken(model: nn.Module, inputs: ExampleInputs, shape: torch.Size) -> None:
     try:
-        got = float32_output(model, inputs).shape
+        got = _output_shape(model, inputs)
     except (RuntimeError, ValueError, IndexError, TypeError) as exc:
         got, why = None, f"{type(exc).__name__}: {str(exc)[:200]}"
     if got != shape:
