@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="replace another run in --out")
     demo.add_argument("--quick", action="store_true", help="a one-minute smoke version")
     demo.set_defaults(func=_demo)
+
+    from prunekit.llm.cli import add_llm_parser
+
+    add_llm_parser(commands, _positive)
     return parser
 
 

@@ -26,7 +26,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file follows the umask
+        os.chmod(
+            tmp, 0o666 & ~current_umask()
+        )  # mkstemp makes 0600; a saved file follows the umask
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -41,7 +43,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process umask (reading it means setting it: set it straight back)."""
     mask = os.umask(0o022)
     os.umask(mask)

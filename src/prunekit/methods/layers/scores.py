@@ -12,7 +12,7 @@ from prunekit.core.analysis.units import Unit
 from prunekit.core.scoring.representations import Seen, each_batch
 
 
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def mean_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean cosine between matching rows (tokens, samples) of two same-shaped activations."""
     if a.dim() == 4:  # (N, C, H, W): one vector per position
         a, b = a.flatten(2).transpose(1, 2), b.flatten(2).transpose(1, 2)
@@ -31,7 +31,7 @@ def block_influence(
     def add(seen: Seen) -> None:
         for path in paths:
             x, y = seen[path]
-            totals[path] += float(1 - _cosine(x, y))
+            totals[path] += float(1 - mean_cosine(x, y))
 
     used = each_batch(model, paths, data, batches, add)
     return {p: v / used for p, v in totals.items()}
@@ -52,7 +52,7 @@ def angular_runs(
 
     def add(seen: Seen) -> None:
         for r, run in enumerate(runs):
-            cos = _cosine(seen[run[0]][0], seen[run[-1]][1]).clamp(-1, 1)
+            cos = mean_cosine(seen[run[0]][0], seen[run[-1]][1]).clamp(-1, 1)
             totals[r] += float(torch.arccos(cos) / torch.pi)
 
     used = each_batch(model, paths, data, batches, add)

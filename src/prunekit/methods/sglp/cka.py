@@ -58,7 +58,10 @@ class MinibatchCKA:
         self.batches = 0
 
     def update(self, features: Sequence[torch.Tensor]) -> None:
-        grams = [gram(f) for f in features]
+        self.update_grams([gram(f) for f in features])
+
+    def update_grams(self, grams: Sequence[torch.Tensor]) -> None:
+        """One batch, given as the Gram matrices of its representations (``gram``)."""
         for i, k in enumerate(grams):
             for j in range(i, len(grams)):
                 value = hsic(k, grams[j], self.estimator).cpu()

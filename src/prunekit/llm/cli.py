@@ -1,0 +1,83 @@
+"""``prunekit llm MODEL_DIR --out DIR ...``: the command-line face of prunekit.llm.run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from prunekit.errors import ConfigError
+
+
+def _target(text: str) -> Any:
+    from prunekit.core.budget.target import Target
+
+    name, _, value = text.partition("=")
+    if name not in ("layers", "params") or not value:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected layers=F or params=F, e.g. layers=0.75 (keep 75% of the layers)"
+        )
+    try:
+        return Target(**{name: float(value)})
+    except (ValueError, ConfigError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_llm_parser(commands: Any, positive: Any) -> None:
+    from prunekit.llm.run import DTYPES
+    from prunekit.llm.select import METHODS
+
+    llm = commands.add_parser(
+        "llm",
+        help="prune a Hugging Face causal LM checkpoint layer by layer (7B fits in 3 GB)",
+        description="Score a local checkpoint one decoder layer at a time, prune it, and write "
+        "a Hugging Face checkpoint plus a report (prunekit-llm.md). Ctrl-C, then the same "
+        "command, resumes.",
+    )
+    llm.add_argument("model_dir", help="a checkpoint folder: config.json + *.safetensors")
+    llm.add_argument("--out", required=True, help="output checkpoint folder")
+    llm.add_argument("--method", choices=METHODS, default="block_influence")
+    llm.add_argument(
+        "--target",
+        type=_target,
+        default=_target("layers=0.75"),
+        help="layers=F (keep that fraction of the decoder layers) or params=F (default "
+        "layers=0.75)",
+    )
+    llm.add_argument(
+        "--calibration", default="text", help="'text' (the zoo's English text) or a .txt/.jsonl"
+    )
+    llm.add_argument("--samples", type=positive, default=8, help="calibration sequences")
+    llm.add_argument("--heldout", type=positive, default=4, help="perplexity sequences")
+    llm.add_argument("--seq-len", type=positive, default=128)
+    llm.add_argument("--batch-size", type=positive, default=8)
+    llm.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1...")
+    llm.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="compute dtype")
+    llm.add_argument("--quiet", action="store_true", help="no progress bars")
+    llm.set_defaults(func=_llm)
+
+
+def _llm(args: argparse.Namespace) -> int:
+    from prunekit.llm.report import MARKDOWN
+    from prunekit.llm.run import LLMOptions, prune_llm
+
+    options = LLMOptions(
+        method=args.method,
+        target=args.target,
+        calibration=args.calibration,
+        samples=args.samples,
+        heldout=args.heldout,
+        seq_len=args.seq_len,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        progress=not args.quiet,
+    )
+    report = prune_llm(args.model_dir, args.out, options)
+    ppl, params = report["perplexity"], report["params"]
+    print(
+        f"prunekit llm: {report['layers']['before']} -> {report['layers']['after']} layers, "
+        f"params {params['after'] / params['before']:.1%} of the original, perplexity "
+        f"{ppl['before']:.2f} -> {ppl['after']:.2f}; checkpoint {args.out}, report "
+        f"{args.out}/{MARKDOWN}"
+    )
+    return 0
