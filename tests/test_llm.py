@@ -291,8 +291,34 @@ def test_a_full_disk_leaves_the_previous_output_intact(checkpoints, tmp_path, mo
         def full(*args, **kwargs):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(write, "save_file", full)
+        monkeypatch.setattr(write, "write_shard", full)
         with pytest.raises(PrunekitError, match="disk filled.*intact"):
             write_pruned(checkpoint, LLMPlan((0, 1)), out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no partial folder left
+
+
+def test_shards_written_tensor_by_tensor_load_everywhere(checkpoints, tmp_path) -> None:
+    """Small shards (one tensor in memory at a time): safetensors reads every tensor back,
+    from_pretrained gives the same outputs as from one shard."""
+    from safetensors.torch import load_file
+
+    directory, _ = checkpoints["qwen2"]
+    plan = LLMPlan((0, 1, 4))
+    with Checkpoint(directory) as checkpoint:
+        write_pruned(checkpoint, plan, tmp_path / "many", shard_bytes=40_000)
+        write_pruned(checkpoint, plan, tmp_path / "one")
+        expected = {
+            f"model.layers.{plan.layers.index(4)}.mlp.down_proj.weight": checkpoint.tensor(
+                "model.layers.4.mlp.down_proj.weight"
+            )
+        }
+    files = sorted((tmp_path / "many").glob("*.safetensors"))
+    assert len(files) > 3
+    everything = {k: v for f in files for k, v in load_file(f).items()}
+    for name, tensor in expected.items():
+        torch.testing.assert_close(everything[name], tensor)
+    many = AutoModelForCausalLM.from_pretrained(tmp_path / "many").eval()
+    one = AutoModelForCausalLM.from_pretrained(tmp_path / "one").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(many(HELDOUT[0]).logits, one(HELDOUT[0]).logits)

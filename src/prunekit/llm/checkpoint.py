@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,7 @@ class Checkpoint:
         self.config_dict = _read_config(self.directory)
         self.family = check_family(self.config_dict, self.directory)
         self.files = _tensor_files(self.directory)
-        self._handles = ExitStack()
-        self._open: dict[str, Any] = {}
-        self._shapes: dict[str, tuple[int, ...]] = {}
+        self._headers: dict[str, tuple[tuple[int, ...], str]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -42,27 +39,33 @@ class Checkpoint:
         return int(self.config_dict["num_hidden_layers"])
 
     def tensor(self, name: str) -> torch.Tensor:
-        """One tensor, in its stored dtype (a copy in memory: the map is not kept alive)."""
+        """One tensor, in its stored dtype, copied out of the file's map; the map is closed at
+        once, so the pages read do not stay in the process's resident memory."""
         file = self.files.get(name)
         if file is None:
             raise InputError(f"{self.directory}: no tensor {name!r} in the checkpoint's shards")
-        if file not in self._open:
-            path = str(self.directory / file)
-            self._open[file] = self._handles.enter_context(safe_open(path, framework="pt"))
-        return self._open[file].get_tensor(name).clone()
+        with safe_open(str(self.directory / file), framework="pt") as handle:
+            return handle.get_tensor(name).clone()
 
     def shape(self, name: str) -> tuple[int, ...]:
         """A tensor's shape from its shard's header (no data read)."""
-        if not self._shapes:
+        return self._header(name)[0]
+
+    def dtype_code(self, name: str) -> str:
+        """A tensor's safetensors dtype code ("BF16", "F32"...) from its shard's header."""
+        return self._header(name)[1]
+
+    def _header(self, name: str) -> tuple[tuple[int, ...], str]:
+        if not self._headers:
             for file in sorted(set(self.files.values())):
                 with safe_open(str(self.directory / file), framework="pt") as handle:
                     for key in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
-                        self._shapes[key] = tuple(handle.get_slice(key).get_shape())
-        return self._shapes[name]
+                        piece = handle.get_slice(key)
+                        self._headers[key] = (tuple(piece.get_shape()), piece.get_dtype())
+        return self._headers[name]
 
     def close(self) -> None:
-        self._open.clear()
-        self._handles.close()
+        """Nothing stays open between reads; kept so a Checkpoint is a context manager."""
 
     def config(self) -> Any:
         """The transformers config object."""

@@ -40,7 +40,7 @@ def run_pass(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[torch.Tensor], float]:
     """The last layer's outputs for the calibration batches, and the held-out perplexity."""
-    embedded = [stream.embed(tokens) for tokens in [*calibration, *heldout]]
+    embedded = stream.embed([*calibration, *heldout])
     hidden = [h for h, _ in embedded]
     kwargs = [k for _, k in embedded]
     start = _restore(resume, hidden, scores) if resume is not None else 0
@@ -65,10 +65,7 @@ def run_pass(
             saved_at = time.monotonic()
         if progress is not None:
             progress(index + 1, layers)
-    total, count = 0.0, 0
-    for tokens, final in zip(heldout, hidden[len(calibration) :], strict=True):
-        loss, n = stream.loss(tokens, final)
-        total, count = total + loss, count + n
+    total, count = stream.loss(heldout, hidden[len(calibration) :])
     perplexity = math.exp(total / count) if count else math.nan
     return hidden[: len(calibration)], perplexity
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from prunekit.llm.checkpoint import Checkpoint
+from prunekit.llm.memory import release_freed_memory
 
 # observer(layer index, batch index, layer input, layer output, layer module)
 Observer = Callable[[int, int, torch.Tensor, torch.Tensor], None]
@@ -77,6 +78,7 @@ class LayerStream:
         finally:
             module.to_empty(device="meta")
             self._restore(path)
+            release_freed_memory()
 
     @contextmanager
     def _recording(self) -> Iterator[list[_Recorder]]:
@@ -91,20 +93,29 @@ class LayerStream:
             for i, layer in enumerate(originals):
                 self.layers[i] = layer
 
-    def embed(self, tokens: torch.Tensor) -> tuple[torch.Tensor, list[dict[str, Any]]]:
-        """The first layer's input for a token batch, and the arguments the model passes each
-        layer (masks, rotary embeddings), found by running the model with stand-in layers."""
+    @contextmanager
+    def _ends(self, head: bool) -> Iterator[list[_Recorder]]:
+        """The model with its embedding, final norm (and head) loaded and stand-in layers."""
         embedding = self.checkpoint.family.embedding.rsplit(".", 1)[0]
-        norm = self.base.get_submodule("norm")
-        with self._recording() as recorders, self.loaded(embedding), torch.no_grad():
-            self.checkpoint.load(norm, self._path_of(norm) + ".", self.device, self.dtype)
-            try:
+        norm = self._path_of(self.base.get_submodule("norm"))
+        with self._recording() as recorders, self.loaded(embedding), self.loaded(norm):
+            if not head:
+                yield recorders
+                return
+            with self.loaded("lm_head"):
+                yield recorders
+
+    def embed(self, batches: list[torch.Tensor]) -> list[tuple[torch.Tensor, list[dict[str, Any]]]]:
+        """Per token batch: the first layer's input, and the arguments the model passes each
+        layer (masks, rotary embeddings), found by running the model with stand-in layers."""
+        out = []
+        with self._ends(head=False) as recorders, torch.no_grad():
+            for tokens in batches:
                 self.base(input_ids=tokens.to(self.device), use_cache=False)
-            finally:
-                norm.to_empty(device="meta")
-            calls = recorders[0].calls
-        hidden = calls[0][0]
-        return hidden, [calls[i][1] for i in range(len(self.layers))]
+                calls = recorders[0].calls
+                out.append((calls[0][0], [calls[i][1] for i in range(len(self.layers))]))
+                calls.clear()
+        return out
 
     def run_layer(
         self, layer: nn.Module, hidden: torch.Tensor, kwargs: dict[str, Any]
@@ -115,26 +126,19 @@ class LayerStream:
             out = layer(hidden, *args, **rest)
         return out[0] if isinstance(out, tuple) else out
 
-    def loss(self, tokens: torch.Tensor, final_hidden: torch.Tensor) -> tuple[float, int]:
-        """Summed next-token cross-entropy of a batch whose last layer output is
-        ``final_hidden`` (the model's own norm, head and logit soft-capping apply), and the
-        number of predicted tokens."""
-        head = "lm_head"
-        embedding = self.checkpoint.family.embedding.rsplit(".", 1)[0]
-        norm = self.base.get_submodule("norm")
-        with self._recording() as recorders, self.loaded(embedding), torch.no_grad():
-            self.checkpoint.load(norm, self._path_of(norm) + ".", self.device, self.dtype)
-            head_module = self.model.get_submodule(head)
-            self.checkpoint.load(head_module, head + ".", self.device, self.dtype)
-            recorders[-1].replay = final_hidden
-            try:
+    def loss(self, batches: list[torch.Tensor], finals: list[torch.Tensor]) -> tuple[float, int]:
+        """Summed next-token cross-entropy of token batches whose last layer outputs are
+        ``finals`` (the model's own norm, head and logit soft-capping apply), and the number of
+        predicted tokens."""
+        total, count = 0.0, 0
+        with self._ends(head=True) as recorders, torch.no_grad():
+            for tokens, final in zip(batches, finals, strict=True):
+                recorders[-1].replay = final
                 tokens = tokens.to(self.device)
                 out = self.model(input_ids=tokens, labels=tokens, use_cache=False)
-            finally:
-                norm.to_empty(device="meta")
-                head_module.to_empty(device="meta")
-        count = tokens.shape[0] * (tokens.shape[1] - 1)
-        return float(out.loss) * count, count
+                n = tokens.shape[0] * (tokens.shape[1] - 1)
+                total, count = total + float(out.loss) * n, count + n
+        return total, count
 
     def _path_of(self, module: nn.Module) -> str:
         for name, candidate in self.model.named_modules():

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from prunekit.errors import PrunekitError
 from prunekit.io.atomic import current_umask
 from prunekit.llm.checkpoint import INDEX, Checkpoint
 from prunekit.llm.plan import LLMPlan
+from prunekit.llm.shards import Entry, group, write_shard
 from prunekit.llm.slicing import Shapes, Slice, slice_of
 
-SHARD_BYTES = 1 << 30
+SHARD_BYTES = 2 << 30  # memory holds one tensor, whatever the shard size
 COPIED = (
     "generation_config.json",
     "tokenizer.json",
@@ -127,35 +127,29 @@ def _write(
     progress: Callable[[int, int], None] | None,
 ) -> None:
     items = planned(checkpoint, plan)
-    shards: list[dict[str, torch.Tensor]] = [{}]
-    files: list[str] = []
-    size = 0
-    total = 0
+    sources = {piece.name: (source, piece) for source, piece in items}
+    entries = [
+        Entry(piece.name, piece.shape(checkpoint.shape(source)), checkpoint.dtype_code(source))
+        for source, piece in items
+    ]
+    shards = group(entries, shard_bytes)
+    done = 0
 
-    def flush() -> None:
-        name = f"part-{len(files):05d}.safetensors"
-        save_file(shards[-1], str(folder / name), metadata={"format": "pt"})
-        files.append(name)
-        shards[-1] = {}
-
-    for done, (source, piece) in enumerate(items, 1):
-        tensor = piece.apply(checkpoint.tensor(source))
-        nbytes = tensor.numel() * tensor.element_size()
-        if shards[-1] and size + nbytes > shard_bytes:
-            flush()
-            size = 0
-        shards[-1][piece.name] = tensor
-        size += nbytes
-        total += nbytes
+    def tensor(entry: Entry) -> torch.Tensor:
+        nonlocal done
+        source, piece = sources[entry.name]
+        data = piece.apply(checkpoint.tensor(source))
+        done += 1
         if progress is not None:
-            progress(done, len(items))
-    flush()
+            progress(done, len(entries))
+        return data
+
     weight_map = {}
-    for number, name in enumerate(files, 1):
-        final = f"model-{number:05d}-of-{len(files):05d}.safetensors"
-        os.replace(folder / name, folder / final)
-        for tensor_name in _keys(folder / final):
-            weight_map[tensor_name] = final
+    for number, shard in enumerate(shards, 1):
+        file = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
+        write_shard(folder / file, shard, tensor, {"format": "pt"})
+        weight_map |= {entry.name: file for entry in shard}
+    total = sum(entry.nbytes for entry in entries)
     index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
     (folder / INDEX).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
     config = pruned_config(checkpoint, plan)
@@ -163,13 +157,6 @@ def _write(
     for name in COPIED:
         if (checkpoint.directory / name).is_file():
             shutil.copyfile(checkpoint.directory / name, folder / name)
-
-
-def _keys(path: Path) -> list[str]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        return list(handle.keys())
 
 
 def check_shapes(folder: Path) -> None:
