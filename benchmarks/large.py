@@ -17,6 +17,9 @@ a time. Each point runs in a fresh process:
   sequences with ``output_hidden_states=True``, Block Influence per layer; its peak memory and
   time. Where it does not fit, the memory it would need: the float32 weights.
 
+Peak memory is each command's own high-water mark (VmHWM), not ru_maxrss, which would include
+this script's resident memory at the fork (it holds a layer while writing the checkpoints).
+
 The depth sweep keeps the 125m width (768 hidden, 2048 MLP) and changes only the layer count,
 so memory against depth shows what streaming promises: flat.
 """
@@ -26,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -109,7 +111,7 @@ def write_random(directory: Path, config: dict[str, object]) -> Path:
 
 
 ANCHOR = r"""
-import json, resource, sys, time, torch
+import json, sys, time, torch
 from transformers import AutoModelForCausalLM
 torch.set_num_threads(2)
 start = time.perf_counter()
@@ -119,8 +121,9 @@ with torch.no_grad():
     states = model(input_ids=ids, output_hidden_states=True).hidden_states
 bi = [float(1 - torch.nn.functional.cosine_similarity(a.flatten(0, 1), b.flatten(0, 1)).mean())
       for a, b in zip(states[:-1], states[1:])]
+from prunekit.llm.memory import peak_resident_bytes
 print(json.dumps({"seconds": time.perf_counter() - start, "layers_scored": len(bi),
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_resident_bytes() / 2**20}))
 """
 
 
@@ -202,7 +205,6 @@ def main() -> None:
         ),
         "rows": rows,
         "machine": machine(2),
-        "python_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     points = [(name, config_of(*SIZES[name]), name in ANCHOR_SIZES) for name in args.sizes]

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import large_tables
 import method_tables as tables
 import plots
 from summary import distances
@@ -102,6 +103,7 @@ SECTIONS |= {
     "basis-resnet18-hard": ("basis-resnet18-hard.json", tables.basis, ""),
     "scaling": ("scaling.json", tables.scaling, ""),
     "scaling-core": ("scaling-core.json", tables.scaling, ""),
+    "large": ("large.json", large_tables.table, ""),
 }
 # plot name -> (result file, extractor in plots.EXTRACT, title)
 PLOTS = {
@@ -154,6 +156,11 @@ def render(results: Path, doc: Path) -> None:
         plots.plot(plots.EXTRACT[extract](json.loads(path.read_text())), figure, title)
         link = Path(os.path.relpath(figure, doc.parent)).as_posix()
         text = _replace(text, f"{key}-plot", f"![accuracy against params kept, {title}]({link})")
+    if (results / "large.json").exists():
+        figure = results / "figures" / "large-memory.png"
+        large_tables.plot(json.loads((results / "large.json").read_text()), figure)
+        link = Path(os.path.relpath(figure, doc.parent)).as_posix()
+        text = _replace(text, "large-plot", f"![peak memory against model size]({link})")
     text = _replace(text, "anchors", distances(results))
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)

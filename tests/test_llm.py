@@ -215,39 +215,28 @@ def test_interrupted_pass_resumes_to_the_same_result(checkpoints, tmp_path) -> N
 
 
 def test_cli_end_to_end_in_a_fresh_process(checkpoints, tmp_path) -> None:
+    """Prune, write, heal two steps, report; the reported perplexities measure again from the
+    files: the pruned checkpoint's before healing, the healed one's after."""
     directory, _ = checkpoints["mistral"]
     out = tmp_path / "pruned"
     command = [
-        sys.executable,
-        "-m",
-        "prunekit.cli",
-        "llm",
-        str(directory),
-        "--out",
-        str(out),
-        "--method",
-        "angular",
-        "--target",
-        "layers=0.67",
-        "--samples",
-        "8",
-        "--seq-len",
-        "32",
-        "--batch-size",
-        "4",
-        "--quiet",
-    ]
+        sys.executable, "-m", "prunekit.cli", "llm", str(directory), "--out", str(out),
+        "--method", "angular", "--target", "layers=0.67", "--samples", "8", "--seq-len", "32",
+        "--batch-size", "4", "--heal-steps", "2", "--heal-lr", "1e-3", "--quiet",
+    ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "6 -> 4 layers" in done.stdout
+    assert "6 -> 4 layers" in done.stdout and "healed" in done.stdout
     report = json.loads((out / "prunekit-llm.json").read_text())
-    # a second measurement of the saved artifact gives the reported perplexity
-    with Checkpoint(out) as written:
-        from prunekit.llm.tokens import read_text, token_sets
+    assert len(report["healing"]["loss"]) == 2
+    assert (out / "prunekit-llm.md").read_text().count("healing steps") == 1
+    from prunekit.llm.tokens import read_text, token_sets
 
-        tokens = token_sets(read_text("text"), out, 128, 8, 4, 32, 4)
+    tokens = token_sets(read_text("text"), out, 128, 8, 4, 32, 4)
+    with Checkpoint(out) as written:
         _, ppl = run_pass(LayerStream(written, "cpu", torch.float32), [], tokens.heldout, None)
-    assert ppl == pytest.approx(report["perplexity"]["after"], rel=1e-6)
+    assert ppl == pytest.approx(report["perplexity"]["after_healing"], rel=1e-6)
+    assert ppl != pytest.approx(report["perplexity"]["after"], rel=1e-6)
 
 
 def test_bad_inputs_are_clear_errors(checkpoints, tmp_path) -> None:

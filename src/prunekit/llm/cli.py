@@ -52,8 +52,41 @@ def add_llm_parser(commands: Any, positive: Any) -> None:
     llm.add_argument("--batch-size", type=positive, default=8)
     llm.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1...")
     llm.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="compute dtype")
+    llm.add_argument(
+        "--heal-steps",
+        type=int,
+        default=0,
+        help="distillation steps from the original after pruning, on this machine (default 0; "
+        "for many GPUs run 'torchrun ... -m prunekit.cli heal' instead)",
+    )
+    llm.add_argument("--heal-lr", type=float, default=1e-5)
     llm.add_argument("--quiet", action="store_true", help="no progress bars")
     llm.set_defaults(func=_llm)
+
+    heal = commands.add_parser(
+        "heal",
+        help="distil the unpruned model into a pruned checkpoint (one process, or torchrun+FSDP)",
+        description="Knowledge distillation (logit KL, optional hidden-state MSE) from TEACHER "
+        "into STUDENT, written to --out. Under torchrun it shards both models with FSDP; it "
+        "checkpoints every --checkpoint-every steps and resumes when run again.",
+    )
+    heal.add_argument("student", help="the pruned checkpoint folder")
+    heal.add_argument("--teacher", required=True, help="the unpruned checkpoint folder")
+    heal.add_argument("--out", required=True, help="output checkpoint folder (may be STUDENT)")
+    heal.add_argument("--steps", type=positive, default=100)
+    heal.add_argument("--lr", type=float, default=1e-5)
+    heal.add_argument("--batch-size", type=positive, default=4, help="sequences per rank")
+    heal.add_argument("--seq-len", type=positive, default=128)
+    heal.add_argument("--sequences", type=positive, default=64, help="training sequences")
+    heal.add_argument("--temperature", type=float, default=1.0)
+    heal.add_argument("--hidden-weight", type=float, default=0.0, help="last hidden state MSE")
+    heal.add_argument("--calibration", default="text", help="'text' or a .txt/.jsonl file")
+    heal.add_argument("--checkpoint-every", type=positive, default=50)
+    heal.add_argument(
+        "--device", default="cpu", help="cpu or cuda (cuda:LOCAL_RANK under torchrun)"
+    )
+    heal.add_argument("--quiet", action="store_true")
+    heal.set_defaults(func=_heal)
 
 
 def _llm(args: argparse.Namespace) -> int:
@@ -71,13 +104,42 @@ def _llm(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
         progress=not args.quiet,
+        heal_steps=args.heal_steps,
+        heal_lr=args.heal_lr,
     )
     report = prune_llm(args.model_dir, args.out, options)
     ppl, params = report["perplexity"], report["params"]
     print(
         f"prunekit llm: {report['layers']['before']} -> {report['layers']['after']} layers, "
         f"params {params['after'] / params['before']:.1%} of the original, perplexity "
-        f"{ppl['before']:.2f} -> {ppl['after']:.2f}; checkpoint {args.out}, report "
+        f"{ppl['before']:.2f} -> {ppl['after']:.2f}"
+        + (f" -> {ppl['after_healing']:.2f} healed" if "after_healing" in ppl else "")
+        + f"; checkpoint {args.out}, report "
         f"{args.out}/{MARKDOWN}"
     )
+    return 0
+
+
+def _heal(args: argparse.Namespace) -> int:
+    from prunekit.llm.heal import HealOptions, heal
+
+    options = HealOptions(
+        steps=args.steps,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        sequences=args.sequences,
+        temperature=args.temperature,
+        hidden_weight=args.hidden_weight,
+        calibration=args.calibration,
+        checkpoint_every=args.checkpoint_every,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    log = heal(args.student, args.teacher, args.out, options)
+    if log["loss"]:
+        print(
+            f"prunekit heal: {len(log['loss'])} steps, loss {log['loss'][0]:.4f} -> "
+            f"{log['loss'][-1]:.4f}; checkpoint {args.out}"
+        )
     return 0

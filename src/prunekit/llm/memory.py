@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import resource
 from functools import cache
+from pathlib import Path
 
 
 @cache
@@ -24,3 +26,16 @@ def release_freed_memory() -> None:
     trim = _trim()
     if trim is not None:  # glibc; elsewhere (macOS, musl) nothing to do
         trim(0)  # type: ignore[operator]
+
+
+def peak_resident_bytes() -> int:
+    """Peak resident memory of this process so far, bytes: VmHWM where /proc has it (the
+    high-water mark of this program's own memory; ru_maxrss would also count the parent's
+    resident memory at the fork that started this process), else ru_maxrss (kilobytes)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

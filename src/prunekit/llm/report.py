@@ -40,6 +40,14 @@ def write_llm_report(out: Path, report: dict[str, Any]) -> Path:
         f"({params['after'] / params['before']:.1%}) |",
         f"| perplexity ({ppl['heldout_sequences']} held-out sequences) | {ppl['before']:.3f} | "
         f"{ppl['after']:.3f} |",
+        *(
+            [
+                f"| perplexity after {len(report['healing']['loss'])} healing steps | | "
+                f"{ppl['after_healing']:.3f} |"
+            ]
+            if "after_healing" in ppl
+            else []
+        ),
         "",
         "Perplexity after is measured on the written checkpoint. Peak resident memory "
         f"{report['peak_memory_bytes'] / 2**30:.2f} GiB; time {report['seconds']['total']:.1f} s "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,8 @@ from tqdm.auto import tqdm
 from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
 from prunekit.llm.checkpoint import Checkpoint
+from prunekit.llm.heal import HealOptions, heal
+from prunekit.llm.memory import peak_resident_bytes
 from prunekit.llm.passes import Resume, run_pass
 from prunekit.llm.plan import LLMPlan
 from prunekit.llm.report import write_llm_report
@@ -53,11 +54,15 @@ class LLMOptions:
     dtype: str = "float32"
     progress: bool = True
     save_every_s: float = 30.0
+    heal_steps: int = 0
+    heal_lr: float = 1e-5
 
     def __post_init__(self) -> None:
         check_request(self.method, self.target)
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype!r}; expected one of {', '.join(DTYPES)}")
+        if self.heal_steps < 0:
+            raise ConfigError(f"--heal-steps is {self.heal_steps}; expected 0 (none) or more")
         for name in ("samples", "seq_len", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
@@ -120,10 +125,24 @@ def prune_llm(
             write_pruned(checkpoint, plan, out, progress=update)
     with Checkpoint(out) as written:
         params_after = params_of(written, LLMPlan(tuple(range(written.layers))))
-        with _bar(options.progress, written.layers, "perplexity of the output") as update:
-            _, after = run_pass(
-                LayerStream(written, options.device, dtype), [], tokens.heldout, None, None, update
-            )
+    after = _perplexity(out, tokens.heldout, options, "perplexity of the output")
+    perplexity = {"before": before, "after": after, "heldout_sequences": options.heldout}
+    healing: dict[str, Any] = {}
+    if options.heal_steps:
+        heal_options = HealOptions(
+            steps=options.heal_steps,
+            lr=options.heal_lr,
+            seq_len=options.seq_len,
+            sequences=options.samples,
+            calibration=options.calibration,
+            device=options.device,
+            progress=options.progress,
+        )
+        log = heal(out, model_dir, out, heal_options)
+        perplexity["after_healing"] = _perplexity(
+            out, tokens.heldout, options, "perplexity after healing"
+        )
+        healing = {"options": asdict(heal_options), "loss": log["loss"], "seconds": log["seconds"]}
     report = {
         "model": str(model_dir),
         "options": fingerprint,
@@ -131,7 +150,8 @@ def prune_llm(
         "plan": plan.to_dict(),
         "layers": {"before": checkpoint.layers, "after": len(plan.layers)},
         "params": {"before": params_before, "after": params_after},
-        "perplexity": {"before": before, "after": after, "heldout_sequences": options.heldout},
+        "perplexity": perplexity,
+        "healing": healing,
         "scores": {
             "block_influence": scores.block_influence.tolist(),
             "angular": scores.angular.tolist(),
@@ -139,7 +159,7 @@ def prune_llm(
         },
         "details": details,
         "segmentation": segmentation(scores),
-        "peak_memory_bytes": _peak_rss(),
+        "peak_memory_bytes": peak_resident_bytes(),
         "seconds": {"scoring": scored_s, "total": time.perf_counter() - started},
     }
     (out / REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -148,9 +168,14 @@ def prune_llm(
     return report
 
 
-def _peak_rss() -> int:
-    """Peak resident memory of this process so far, bytes (Linux reports kilobytes)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+def _perplexity(
+    directory: Path, heldout: list[torch.Tensor], options: LLMOptions, desc: str
+) -> float:
+    """Held-out perplexity of the checkpoint written at ``directory``, streamed."""
+    with Checkpoint(directory) as written, _bar(options.progress, written.layers, desc) as update:
+        stream = LayerStream(written, options.device, DTYPES[options.dtype])
+        _, value = run_pass(stream, [], heldout, None, None, update)
+    return value
 
 
 class _bar:  # noqa: N801 - used as a context manager

@@ -105,7 +105,7 @@ def write_pruned(
         _write(checkpoint, plan, staging, shard_bytes, progress)
         check_shapes(staging)
         _usual_modes(staging)
-        _swap_in(staging, target)
+        swap_in(staging, target)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise PrunekitError(
@@ -195,7 +195,7 @@ def _check_target(target: Path) -> None:
         )
 
 
-def _swap_in(staging: Path, target: Path) -> None:
+def swap_in(staging: Path, target: Path) -> None:
     """Move the finished folder to ``target``; a previous output there is removed only after."""
     old = None
     if target.exists():
