@@ -254,6 +254,8 @@ def test_bad_inputs_are_clear_errors(checkpoints, tmp_path) -> None:
         prune_llm(directory, tmp_path / "o", LLMOptions(samples=500, seq_len=512, progress=False))
     with pytest.raises(ConfigError, match="removes all 6 decoder layers"):
         prune_llm(directory, tmp_path / "o", LLMOptions(target=Target(layers=0.1), progress=False))
+    with pytest.raises(ConfigError, match="is the input checkpoint"):
+        prune_llm(directory, directory, LLMOptions(progress=False))
     with pytest.raises(ConfigError, match="width keeps every layer"):
         LLMOptions(method="width", target=Target(layers=0.5))
     with pytest.raises(ConfigError, match="one target"):

@@ -80,6 +80,11 @@ def prune_llm(
     ``out/prunekit-llm.json``). Resumes an interrupted run with the same arguments."""
     started = time.perf_counter()
     out = Path(out)
+    if out.resolve() == Path(model_dir).resolve():
+        raise ConfigError(
+            f"--out {out} is the input checkpoint; writing there would replace the model being "
+            "pruned; fix: name another folder"
+        )
     dtype = DTYPES[options.dtype]
     with Checkpoint(model_dir) as checkpoint:
         config = checkpoint.config()
