@@ -85,6 +85,7 @@ def test_sequential_scores_equal_whole_model_scores(checkpoints, family: str) ->
     assert float(streamed.block_influence.min()) > 0  # the layers do something
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["gemma2", "qwen2", "phi3"])
 def test_removed_layers_match_the_in_memory_model(checkpoints, family: str, tmp_path) -> None:
     """Depth: the written checkpoint, through stock from_pretrained, gives the in-memory model
@@ -111,6 +112,7 @@ def test_removed_layers_match_the_in_memory_model(checkpoints, family: str, tmp_
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["llama", "qwen2", "phi3", "gemma2"])
 def test_removed_heads_and_neurons_equal_zeroed_ones(checkpoints, family: str, tmp_path) -> None:
     """Width: removing key/value groups and MLP neurons gives the outputs of the original with
@@ -150,6 +152,7 @@ def test_removed_heads_and_neurons_equal_zeroed_ones(checkpoints, family: str, t
         )
 
 
+@pytest.mark.slow
 def test_tied_embeddings_stay_tied(tmp_path) -> None:
     write_tiny(tmp_path / "tied", "llama", tie_word_embeddings=True)
     report = prune_llm(
@@ -165,6 +168,7 @@ def test_tied_embeddings_stay_tied(tmp_path) -> None:
     assert report["params"]["after"] <= 0.6 * report["params"]["before"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["block_influence", "angular", "sglp", "last", "width"])
 def test_each_method_writes_a_checkpoint_whose_numbers_remeasure(checkpoints, method, tmp_path):
     directory, _ = checkpoints["qwen3"]
@@ -214,6 +218,7 @@ def test_interrupted_pass_resumes_to_the_same_result(checkpoints, tmp_path) -> N
     torch.testing.assert_close(resumed.hidden_scores(), straight.hidden_scores())
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_in_a_fresh_process(checkpoints, tmp_path) -> None:
     """Prune, write, heal two steps, report; the reported perplexities measure again from the
     files: the pruned checkpoint's before healing, the healed one's after."""
@@ -289,6 +294,7 @@ def test_a_full_disk_leaves_the_previous_output_intact(checkpoints, tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no partial folder left
 
 
+@pytest.mark.slow
 def test_shards_written_tensor_by_tensor_load_everywhere(checkpoints, tmp_path) -> None:
     """Small shards (one tensor in memory at a time): safetensors reads every tensor back,
     from_pretrained gives the same outputs as from one shard."""
