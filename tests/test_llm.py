@@ -256,11 +256,15 @@ def test_bad_inputs_are_clear_errors(checkpoints, tmp_path) -> None:
     with pytest.raises(InputError, match="'gpt2' is not supported.*supported: gemma2, llama"):
         Checkpoint(tmp_path / "gpt2")
     with pytest.raises(InputError, match="calibration text has .* tokens"):
-        prune_llm(directory, tmp_path / "o", LLMOptions(samples=500, seq_len=512, progress=False))
+        prune_llm(directory, tmp_path / "o", LLMOptions(samples=496, seq_len=512, progress=False))
     with pytest.raises(ConfigError, match="removes all 6 decoder layers"):
         prune_llm(directory, tmp_path / "o", LLMOptions(target=Target(layers=0.1), progress=False))
-    with pytest.raises(ConfigError, match="is the input checkpoint"):
+    with pytest.raises(PrunekitError, match="is or contains the input"):
         prune_llm(directory, directory, LLMOptions(progress=False))
+    with pytest.raises(PrunekitError, match="is or contains the input"):
+        prune_llm(directory, directory.parent, LLMOptions(progress=False))
+    with pytest.raises(ConfigError, match="not a multiple of --batch-size"):
+        LLMOptions(samples=9, batch_size=8)
     with pytest.raises(ConfigError, match="width keeps every layer"):
         LLMOptions(method="width", target=Target(layers=0.5))
     with pytest.raises(ConfigError, match="one target"):
@@ -319,3 +323,34 @@ def test_shards_written_tensor_by_tensor_load_everywhere(checkpoints, tmp_path) 
     one = AutoModelForCausalLM.from_pretrained(tmp_path / "one").eval()
     with torch.no_grad():
         torch.testing.assert_close(many(HELDOUT[0]).logits, one(HELDOUT[0]).logits)
+
+
+def test_a_config_transformers_refuses_stops_before_writing(tmp_path) -> None:
+    """Phi-3 long-context rope factors are checked against hidden_size / heads: a width plan
+    breaking that is refused with the reason before any file is written."""
+    factors = [1.0] * 8  # head_dim 16 / 2
+    write_tiny(tmp_path / "phi3", "phi3", rope_scaling={
+        "rope_type": "longrope", "short_factor": factors, "long_factor": factors},
+        original_max_position_embeddings=64)  # fmt: skip
+    layers = range(6)
+    plan = LLMPlan(
+        tuple(layers), dict.fromkeys(layers, (0, 1)), dict.fromkeys(layers, (0, 1)),
+        None, tuple(range(48)),
+    )  # fmt: skip
+    with (
+        Checkpoint(tmp_path / "phi3") as checkpoint,
+        pytest.raises(PrunekitError, match="transformers refuses the pruned config"),
+    ):
+        write_pruned(checkpoint, plan, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["phi3"]
+
+
+def test_width_keeps_gemma2_hidden_size(checkpoints, tmp_path) -> None:
+    """Gemma2 scales its tied embedding by sqrt(hidden_size): width pruning leaves it."""
+    directory, model = checkpoints["gemma2"]
+    prune_llm(directory, tmp_path / "out", LLMOptions(method="width", target=Target(params=0.8),
+              **QUICK))  # fmt: skip
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["hidden_size"] == model.config.hidden_size
+    assert config["intermediate_size"] < model.config.intermediate_size

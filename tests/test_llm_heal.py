@@ -64,24 +64,45 @@ def test_hidden_loss_needs_the_same_width(pair, tmp_path) -> None:
         heal(tmp_path / "narrow", teacher, tmp_path / "o", HealOptions(steps=1, hidden_weight=1.0))
 
 
+def test_heal_never_replaces_the_teacher_or_a_users_folder(pair, tmp_path) -> None:
+    from prunekit.errors import PrunekitError
+
+    student, teacher = pair
+    options = HealOptions(steps=1, progress=False)
+    with pytest.raises(PrunekitError, match="is or contains the input"):
+        heal(student, teacher, teacher, options)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "config.json").write_text("{}")
+    with pytest.raises(PrunekitError, match="refusing to replace it"):
+        heal(student, teacher, tmp_path / "mine", options)
+    assert (tmp_path / "mine" / "config.json").read_text() == "{}"
+
+
 @pytest.mark.slow
 def test_fsdp_on_two_gloo_processes_agrees_and_resumes(pair, tmp_path) -> None:
+    """Two ranks of 2 sequences each see the sequences one process of 4 sees, so the FSDP run,
+    stopped after 2 of 4 steps and resumed, must end like the single-process run; both ranks
+    log the same losses."""
     student, teacher = pair
 
-    def torchrun(out: Path, port: int, *extra: str) -> None:
+    def torchrun(port: int, *extra: str) -> None:
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-        command += ["--master_port", str(port), RUN, str(student), str(teacher), str(out), "4"]
+        out = str(tmp_path / "fsdp")
+        command += ["--master_port", str(port), RUN, str(student), str(teacher), out, "4"]
         subprocess.run([*command, *extra], check=True, env=ENV, timeout=300)
 
-    torchrun(tmp_path / "straight", 29731)
-    losses = [json.loads(Path(f"{tmp_path / 'straight'}.log.{r}.json").read_text()) for r in "01"]
+    torchrun(29733, "2")  # stopped after two steps
+    assert not (tmp_path / "fsdp").exists()
+    torchrun(29735)
+    losses = [json.loads(Path(f"{tmp_path / 'fsdp'}.log.{r}.json").read_text()) for r in "01"]
     assert losses[0] == losses[1] and len(losses[0]) == 4
-    torchrun(tmp_path / "resumed", 29733, "2")  # stopped after two steps
-    assert not (tmp_path / "resumed").exists()
-    torchrun(tmp_path / "resumed", 29735)
-    resumed = json.loads(Path(f"{tmp_path / 'resumed'}.log.0.json").read_text())
-    assert resumed == pytest.approx(losses[0], rel=1e-5)
-    straight, again = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
-    assert straight.keys() == again.keys()
-    for name in straight:
-        torch.testing.assert_close(again[name], straight[name], rtol=1e-5, atol=1e-6)
+    options = HealOptions(
+        steps=4, lr=1e-3, batch_size=4, seq_len=16, sequences=8, checkpoint_every=1,
+        progress=False,
+    )  # fmt: skip
+    single = heal(student, teacher, tmp_path / "single", options)
+    assert losses[0] == pytest.approx(single["loss"], rel=1e-4)
+    one, two = _weights(tmp_path / "single"), _weights(tmp_path / "fsdp")
+    assert one.keys() == two.keys()
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5)

@@ -1,8 +1,24 @@
 """Large language models, streamed: prune a Hugging Face causal-LM checkpoint one decoder layer
-at a time (``prunekit llm`` on the command line). See docs/guide.md, "Large models"."""
+at a time (``prunekit llm`` on the command line). See docs/guide.md, "Large language models,
+streamed". Attributes load on first use, so the command line starts without torch."""
 
-from prunekit.llm.checkpoint import Checkpoint
-from prunekit.llm.plan import LLMPlan
-from prunekit.llm.run import LLMOptions, prune_llm
+from __future__ import annotations
 
-__all__ = ["Checkpoint", "LLMOptions", "LLMPlan", "prune_llm"]
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "Checkpoint": "prunekit.llm.checkpoint",
+    "LLMPlan": "prunekit.llm.plan",
+    "LLMOptions": "prunekit.llm.run",
+    "prune_llm": "prunekit.llm.run",
+    "HealOptions": "prunekit.llm.heal",
+    "heal": "prunekit.llm.heal",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'prunekit.llm' has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name]), name)

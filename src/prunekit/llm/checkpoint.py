@@ -89,7 +89,8 @@ class Checkpoint:
         with torch.no_grad():
             for key, target in module.state_dict(keep_vars=True).items():
                 name = prefix + key
-                if name not in self.files and key == "weight" and prefix == "lm_head.":
+                tied = self.config_dict.get("tie_word_embeddings", True)
+                if name not in self.files and prefix == "lm_head." and tied:
                     name = self.family.embedding  # tied: the head is the embedding
                 target.data = self.tensor(name).to(device=device, dtype=dtype)
 

@@ -23,8 +23,7 @@ def _target(text: str) -> Any:
 
 
 def add_llm_parser(commands: Any, positive: Any) -> None:
-    from prunekit.llm.run import DTYPES
-    from prunekit.llm.select import METHODS
+    from prunekit.llm.names import DTYPE_NAMES, METHODS
 
     llm = commands.add_parser(
         "llm",
@@ -51,7 +50,7 @@ def add_llm_parser(commands: Any, positive: Any) -> None:
     llm.add_argument("--seq-len", type=positive, default=128)
     llm.add_argument("--batch-size", type=positive, default=8)
     llm.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1...")
-    llm.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="compute dtype")
+    llm.add_argument("--dtype", choices=DTYPE_NAMES, default="float32", help="compute dtype")
     llm.add_argument(
         "--heal-steps",
         type=int,

@@ -20,6 +20,9 @@ class Family:
     embedding: str = "model.embed_tokens.weight"
     fused_qkv: bool = False  # Phi-3: one qkv_proj with rows [q heads, k heads, v heads]
     fused_gate_up: bool = False  # Phi-3: one gate_up_proj with rows [gate, up]
+    # Gemma2 scales its (tied) embedding by sqrt(hidden_size): fewer hidden channels would
+    # rescale every token; width pruning keeps the hidden size there
+    scaled_embedding: bool = False
 
 
 FAMILIES = {
@@ -27,7 +30,7 @@ FAMILIES = {
     "mistral": Family("mistral"),
     "qwen2": Family("qwen2"),
     "qwen3": Family("qwen3"),
-    "gemma2": Family("gemma2"),
+    "gemma2": Family("gemma2", scaled_embedding=True),
     "phi3": Family("phi3", fused_qkv=True, fused_gate_up=True),
 }
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,8 +28,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from prunekit.errors import ConfigError
+from prunekit.llm.checkpoint import Checkpoint
+from prunekit.llm.outputs import check_output, finish, staging_for
+from prunekit.llm.shards import CODES
 from prunekit.llm.tokens import read_text, token_sets
-from prunekit.llm.write import COPIED, swap_in
+from prunekit.llm.write import COPIED
 
 REPORT_FILES = ("prunekit-llm.json", "prunekit-llm.md", "prunekit-llm-cka.png")
 
@@ -74,20 +76,27 @@ def heal(
     """Distil ``teacher_dir`` into ``student_dir`` for ``options.steps`` steps and write the
     healed checkpoint to ``out`` (rank 0). ``stop_after`` ends the run early after that many
     steps, as an interruption would (tests). Returns the log: loss per step."""
-    world, rank = _init_distributed()
+    student_dir, teacher_dir = Path(student_dir), Path(teacher_dir)
+    out = Path(out).resolve()
+    if out != student_dir.resolve():  # healing in place replaces the student, as asked
+        out = check_output(out, [teacher_dir, student_dir])
     device = _device(options.device)
+    world, rank = _init_distributed(device)
     torch.manual_seed(options.seed)
-    student = _load(student_dir, device, train=True)
-    teacher = _load(teacher_dir, device, train=False)
+    stored = _stored_dtype(student_dir)
+    student = _load(student_dir, device, world, train=True)
+    teacher = _load(teacher_dir, device, world, train=False)
     _check_pair(student, teacher, options)
-    if world > 1:
-        _shard(student)
-        _shard(teacher)
     optimizer = torch.optim.AdamW(student.parameters(), lr=options.lr)
-    tokens = _sequences(Path(student_dir), student.config.vocab_size, options)
-    state_dir = Path(out).parent / f".{Path(out).name}.{STATE}"
-    fingerprint = {"student": str(Path(student_dir).resolve()), "world": world, **asdict(options)}
-    fingerprint.pop("progress")
+    tokens = _sequences(student_dir, student.config.vocab_size, options)
+    state_dir = heal_state(out)
+    fingerprint = {
+        "student": str(student_dir.resolve()),
+        "student_config": (student_dir / "config.json").read_text(encoding="utf-8"),
+        "teacher": str(teacher_dir.resolve()),
+        "world": world,
+        **{k: v for k, v in asdict(options).items() if k != "progress"},
+    }
     log = _resume(state_dir, fingerprint, student, optimizer, rank)
     last = options.steps if stop_after is None else min(options.steps, stop_after)
     started = time.perf_counter()
@@ -104,7 +113,7 @@ def heal(
             _save_state(state_dir, fingerprint, student, optimizer, log, rank)
     log["seconds"] = time.perf_counter() - started
     if len(log["loss"]) == options.steps:
-        _write(student, Path(student_dir), Path(out), rank)
+        _write(student, student_dir, out, stored, rank)
         if rank == 0:
             shutil.rmtree(state_dir, ignore_errors=True)
     if world > 1:
@@ -112,14 +121,24 @@ def heal(
     return log
 
 
-def _init_distributed() -> tuple[int, int]:
+def heal_state(out: Path) -> Path:
+    """Where healing keeps its checkpoint: beside the output folder."""
+    return out.parent / f".{out.name}.{STATE}"
+
+
+def _init_distributed(device: torch.device) -> tuple[int, int]:
+    """(world size, rank); under torchrun the process group on the device's backend (NCCL for
+    CUDA, gloo for CPU)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-    if world > 1:
-        return dist.get_world_size(), dist.get_rank()
-    return 1, 0
+    if world == 1:
+        return 1, 0
+    if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
+    return dist.get_world_size(), dist.get_rank()
 
 
 def _device(name: str) -> torch.device:
@@ -128,10 +147,23 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _load(directory: str | os.PathLike[str], device: torch.device, train: bool) -> nn.Module:
+def _stored_dtype(directory: Path) -> torch.dtype:
+    """The dtype the checkpoint's weights are stored in (the healed one is written in it)."""
+    with Checkpoint(directory) as checkpoint:
+        code = checkpoint.dtype_code(checkpoint.family.embedding)
+    return next(dtype for dtype, c in CODES.items() if c == code)
+
+
+def _load(directory: Path, device: torch.device, world: int, train: bool) -> nn.Module:
+    """The model in float32. Under torchrun it is read on the CPU and sharded layer by layer
+    (each decoder layer goes to the device whole only while FSDP shards it), so a device holds
+    its shards, not the model; the host holds one copy per rank while loading."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32).to(device)
+    model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32)
+    if world > 1:
+        _shard(model)
+    model.to(device)
     model.train(train)
     model.requires_grad_(train)
     return model
@@ -230,6 +262,8 @@ def _save_state(
     info = {"fingerprint": fingerprint, "log": log, "param_groups": groups}
     tmp = folder / f".{STATE_FILE}.tmp"  # one file, replaced at once: weights and log agree
     save_file(tensors, str(tmp), metadata={"info": json.dumps(info)})
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
     os.replace(tmp, folder / STATE_FILE)
 
 
@@ -256,11 +290,10 @@ def _resume(
     )
 
     path = folder / STATE_FILE
-    if not path.is_file():
-        return {"loss": []}
-    with safe_open(str(path), framework="pt") as handle:
-        info = json.loads((handle.metadata() or {})["info"])
-    if info["fingerprint"] != json.loads(json.dumps(fingerprint)):
+    info = _saved_info(path, fingerprint) if rank == 0 else None
+    broadcast = dist.is_initialized() and dist.get_world_size() > 1
+    losses = _broadcast_losses(None if info is None else info["log"]["loss"], broadcast)
+    if losses is None:
         return {"loss": []}
     tensors = load_file(str(path)) if rank == 0 else {}
     model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -272,16 +305,39 @@ def _resume(
                 fqn, _, name = key[6:].rpartition(".")
                 per_param.setdefault(fqn, {})[name] = value
         optim_state = {"state": per_param, "param_groups": info["param_groups"]}
-    broadcast = dist.is_initialized() and dist.get_world_size() > 1
     set_model_state_dict(student, model_state, options=_options(broadcast_from_rank0=broadcast))
     set_optimizer_state_dict(
         student, optimizer, optim_state, options=_options(broadcast_from_rank0=broadcast)
     )
-    return dict(info["log"])
+    return {"loss": losses}
 
 
-def _write(student: nn.Module, source: Path, out: Path, rank: int) -> None:
-    """The healed student as a Hugging Face checkpoint (rank 0 gathers and writes)."""
+def _saved_info(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state's JSON when it belongs to this run; None otherwise (or unreadable)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            info = json.loads((handle.metadata() or {})["info"])
+    except (OSError, KeyError, ValueError, RuntimeError):  # absent or damaged: start over
+        return None
+    return info if info.get("fingerprint") == json.loads(json.dumps(fingerprint)) else None
+
+
+def _broadcast_losses(losses: list[float] | None, broadcast: bool) -> list[float] | None:
+    """Rank 0's decision (resume with these losses, or start over) on every rank."""
+    if not broadcast:
+        return losses
+    count = torch.tensor([-1 if losses is None else len(losses)], dtype=torch.long)
+    dist.broadcast(count, 0)
+    if int(count) < 0:
+        return None
+    values = torch.tensor(losses or [0.0] * int(count), dtype=torch.float64)
+    dist.broadcast(values, 0)
+    return values.tolist()
+
+
+def _write(student: nn.Module, source: Path, out: Path, dtype: torch.dtype, rank: int) -> None:
+    """The healed student as a Hugging Face checkpoint in the student's stored dtype (rank 0
+    gathers and writes)."""
     from torch.distributed.checkpoint.state_dict import get_model_state_dict
     from transformers import AutoModelForCausalLM
 
@@ -292,16 +348,13 @@ def _write(student: nn.Module, source: Path, out: Path, rank: int) -> None:
         plain = AutoModelForCausalLM.from_config(student.config)
     plain.load_state_dict(state, assign=True)
     plain.tie_weights()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    plain.to(dtype)
+    staging = staging_for(out)
     try:
         plain.save_pretrained(staging)
-        for name in COPIED:
+        for name in (*COPIED, *REPORT_FILES):  # the prune's report stays with the checkpoint
             if (source / name).is_file() and not (staging / name).exists():
                 shutil.copyfile(source / name, staging / name)
-        for name in REPORT_FILES:  # the prune's report stays with the checkpoint
-            if (source / name).is_file():
-                shutil.copyfile(source / name, staging / name)
-        swap_in(staging, out)
+        finish(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -78,6 +78,8 @@ def _save(resume: Resume, done: int, hidden: list[torch.Tensor], scores: Scores 
     metadata = {"done": str(done), "fingerprint": json.dumps(resume.fingerprint, sort_keys=True)}
     tmp = resume.folder / f".{STATE}.tmp"
     save_file(tensors, str(tmp), metadata=metadata)
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
     os.replace(tmp, resume.folder / STATE)
 
 
@@ -88,11 +90,14 @@ def _restore(resume: Resume, hidden: list[torch.Tensor], scores: Scores | None) 
         return 0
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-    if metadata.get("fingerprint") != json.dumps(resume.fingerprint, sort_keys=True):
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        if metadata.get("fingerprint") != json.dumps(resume.fingerprint, sort_keys=True):
+            return 0
+        state = load_file(str(path))
+    except (OSError, ValueError, RuntimeError):  # a damaged state file: start over
         return 0
-    state = load_file(str(path))
     for b in range(len(hidden)):
         hidden[b] = state[f"hidden.{b}"].to(hidden[b].device)
     if scores is not None:

@@ -4,6 +4,7 @@ files), and write a report beside the weights."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,14 +19,15 @@ from tqdm.auto import tqdm
 from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
 from prunekit.llm.checkpoint import Checkpoint
-from prunekit.llm.heal import HealOptions, heal
+from prunekit.llm.heal import HealOptions, heal, heal_state
 from prunekit.llm.memory import peak_resident_bytes
+from prunekit.llm.names import DEPTH
+from prunekit.llm.outputs import check_output
 from prunekit.llm.passes import Resume, run_pass
 from prunekit.llm.plan import LLMPlan
 from prunekit.llm.report import write_llm_report
 from prunekit.llm.scores import Scores
 from prunekit.llm.select import (
-    DEPTH,
     check_request,
     depth_plan,
     params_of,
@@ -38,6 +40,8 @@ from prunekit.llm.tokens import read_text, token_sets
 from prunekit.llm.write import write_pruned
 
 REPORT = "prunekit-llm.json"
+# options that do not change the scoring pass (a rerun with another value resumes it)
+_NOT_SCORING = ("progress", "target", "heal_steps", "heal_lr", "save_every_s")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -61,9 +65,18 @@ class LLMOptions:
         check_request(self.method, self.target)
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype!r}; expected one of {', '.join(DTYPES)}")
-        if self.heal_steps < 0:
-            raise ConfigError(f"--heal-steps is {self.heal_steps}; expected 0 (none) or more")
-        for name in ("samples", "seq_len", "batch_size"):
+        if self.heal_steps < 0 or self.heal_lr <= 0:
+            raise ConfigError(
+                f"--heal-steps {self.heal_steps} / --heal-lr {self.heal_lr}: expected steps >= 0 "
+                "and a learning rate > 0"
+            )
+        if self.samples % self.batch_size:
+            raise ConfigError(
+                f"--samples {self.samples} is not a multiple of --batch-size {self.batch_size}; "
+                "every calibration batch must be full (CKA is estimated per batch); fix: e.g. "
+                f"--samples {self.samples - self.samples % self.batch_size or self.batch_size}"
+            )
+        for name in ("samples", "heldout", "seq_len", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
         if self.method == "sglp" and min(self.samples, self.batch_size) < 4:
@@ -80,11 +93,7 @@ def prune_llm(
     ``out/prunekit-llm.json``). Resumes an interrupted run with the same arguments."""
     started = time.perf_counter()
     out = Path(out)
-    if out.resolve() == Path(model_dir).resolve():
-        raise ConfigError(
-            f"--out {out} is the input checkpoint; writing there would replace the model being "
-            "pruned; fix: name another folder"
-        )
+    out = check_output(out, [Path(model_dir)])
     dtype = DTYPES[options.dtype]
     with Checkpoint(model_dir) as checkpoint:
         config = checkpoint.config()
@@ -107,7 +116,8 @@ def prune_llm(
         work = out.parent / f".{out.name}.prunekit-work"
         fingerprint = {
             "model": str(Path(model_dir).resolve()),
-            **{k: v for k, v in asdict(options).items() if k not in ("progress", "target")},
+            "model_files": _digest(checkpoint, options.calibration),
+            **{k: v for k, v in asdict(options).items() if k not in _NOT_SCORING},
             "target": options.target.given(),
         }
         stream = LayerStream(checkpoint, options.device, dtype)
@@ -128,6 +138,7 @@ def prune_llm(
         params_before = params_of(checkpoint, LLMPlan(tuple(range(checkpoint.layers))))
         with _bar(options.progress, 0, "writing checkpoint", "tensor") as update:
             write_pruned(checkpoint, plan, out, progress=update)
+        shutil.rmtree(heal_state(out), ignore_errors=True)  # a new student: heal from its start
     with Checkpoint(out) as written:
         params_after = params_of(written, LLMPlan(tuple(range(written.layers))))
     after = _perplexity(out, tokens.heldout, options, "perplexity of the output")
@@ -171,6 +182,18 @@ def prune_llm(
     write_llm_report(out, report)
     shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+def _digest(checkpoint: Checkpoint, calibration: str) -> str:
+    """What a saved scoring state must have seen: the config, the shards (names, sizes,
+    modification times) and the calibration file."""
+    digest = hashlib.sha256(json.dumps(checkpoint.config_dict, sort_keys=True).encode())
+    for file in sorted(set(checkpoint.files.values())):
+        stat = (checkpoint.directory / file).stat()
+        digest.update(f"{file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    if calibration != "text":
+        digest.update(Path(calibration).read_bytes())
+    return digest.hexdigest()
 
 
 def _perplexity(

@@ -21,14 +21,13 @@ import torch
 from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
 from prunekit.llm.checkpoint import Checkpoint
+from prunekit.llm.names import METHODS
 from prunekit.llm.plan import LLMPlan
 from prunekit.llm.scores import Scores
 from prunekit.llm.slicing import slice_of
 from prunekit.llm.write import shapes_of
 from prunekit.methods.sglp.segment import choose_count, fisher_losses, segments
 
-DEPTH = ("block_influence", "angular", "sglp", "last")
-METHODS = (*DEPTH, "width")
 GRID = 200  # width keep fractions searched: k / GRID
 
 
@@ -160,7 +159,9 @@ def _width_at(checkpoint: Checkpoint, scores: Scores, fraction: float) -> LLMPla
             q = _top(per_head, max(1, round(fraction * shapes.heads)))
         heads[i], kv_heads[i] = tuple(q), tuple(kv)
         neurons[i] = tuple(_top(scores.neuron_scores(i), _rounded(fraction, shapes.intermediate)))
-    hidden = tuple(_top(scores.hidden_scores(), _rounded(fraction, hidden_size)))
+    hidden = None
+    if not checkpoint.family.scaled_embedding:
+        hidden = tuple(_top(scores.hidden_scores(), _rounded(fraction, hidden_size)))
     return LLMPlan(tuple(layers), heads, kv_heads, neurons, hidden)
 
 

@@ -6,6 +6,7 @@ checkpoints in tests and benchmarks have no tokenizer)."""
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,5 +87,12 @@ def _tokenise(text: str, directory: Path, vocab_size: int) -> tuple[torch.Tensor
         tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         return torch.tensor(ids, dtype=torch.long), "checkpoint"
+    if vocab_size > 256:
+        warnings.warn(
+            f"{directory} has no tokenizer file ({', '.join(TOKENIZER_FILES)}): calibrating on "
+            "UTF-8 bytes as token ids, which a trained model never saw; copy its tokenizer "
+            "into the folder for meaningful scores",
+            stacklevel=3,
+        )
     data = torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).long()
     return data % vocab_size, "bytes"

@@ -9,7 +9,6 @@ import errno
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ from typing import Any
 import torch
 
 from prunekit.errors import PrunekitError
-from prunekit.io.atomic import current_umask
 from prunekit.llm.checkpoint import INDEX, Checkpoint
+from prunekit.llm.outputs import check_output, finish, staging_for
 from prunekit.llm.plan import LLMPlan
 from prunekit.llm.shards import Entry, group, write_shard
 from prunekit.llm.slicing import Shapes, Slice, slice_of
@@ -26,6 +25,8 @@ from prunekit.llm.slicing import Shapes, Slice, slice_of
 SHARD_BYTES = 2 << 30  # memory holds one tensor, whatever the shard size
 COPIED = (
     "generation_config.json",
+    "chat_template.jinja",
+    "added_tokens.json",
     "tokenizer.json",
     "tokenizer.model",
     "tokenizer_config.json",
@@ -50,6 +51,7 @@ def pruned_config(checkpoint: Checkpoint, plan: LLMPlan) -> dict[str, Any]:
     config = dict(checkpoint.config_dict)
     shapes = shapes_of(checkpoint)
     config["num_hidden_layers"] = len(plan.layers)
+    config.pop("auto_map", None)  # remote code is not copied; the stock class loads it
     layer_types = getattr(checkpoint.config(), "layer_types", None)
     if layer_types is not None:
         config["layer_types"] = [layer_types[i] for i in plan.layers]
@@ -66,6 +68,22 @@ def pruned_config(checkpoint: Checkpoint, plan: LLMPlan) -> dict[str, Any]:
     if plan.hidden is not None:
         config["hidden_size"] = len(plan.hidden)
     return config
+
+
+def check_config(checkpoint: Checkpoint, plan: LLMPlan) -> None:
+    """transformers accepts the pruned config (it validates some fields against others, e.g.
+    Phi-3's long-context rope factors against hidden_size / heads), before anything is
+    written."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.for_model(**pruned_config(checkpoint, plan))
+    except Exception as exc:  # transformers raises several types for a config it refuses
+        raise PrunekitError(
+            f"transformers refuses the pruned config of {checkpoint.directory} ({exc}); "
+            "nothing was written; fix: prune depth only (a depth --method), or a width target "
+            "that keeps the fields this family derives from each other consistent"
+        ) from exc
 
 
 def planned(checkpoint: Checkpoint, plan: LLMPlan) -> list[tuple[str, Slice]]:
@@ -95,17 +113,13 @@ def write_pruned(
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write the pruned checkpoint to ``out`` (replacing a previous prunekit output there)."""
-    target = Path(out)
-    _check_target(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    )
+    target = check_output(Path(out), [checkpoint.directory])
+    check_config(checkpoint, plan)
+    staging = staging_for(target)
     try:
         _write(checkpoint, plan, staging, shard_bytes, progress)
         check_shapes(staging)
-        _usual_modes(staging)
-        swap_in(staging, target)
+        finish(staging, target)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise PrunekitError(
@@ -175,33 +189,3 @@ def check_shapes(folder: Path) -> None:
             "the pruned checkpoint does not match its config (a prunekit bug; nothing was "
             f"written): missing {missing[:3]}, wrong shapes {wrong[:3]}, unexpected {extra[:3]}"
         )
-
-
-def _usual_modes(folder: Path) -> None:
-    """mkdtemp makes the folder private; the output follows the umask like any saved file."""
-    mask = current_umask()
-    folder.chmod(0o777 & ~mask)
-    for item in folder.iterdir():
-        item.chmod(0o666 & ~mask)
-
-
-def _check_target(target: Path) -> None:
-    if target.exists() and (
-        not target.is_dir() or (any(target.iterdir()) and not (target / "config.json").exists())
-    ):
-        raise PrunekitError(
-            f"--out {target} exists and is not a checkpoint folder prunekit wrote; refusing to "
-            "replace it; fix: name a new or empty folder"
-        )
-
-
-def swap_in(staging: Path, target: Path) -> None:
-    """Move the finished folder to ``target``; a previous output there is removed only after."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
