@@ -1,6 +1,6 @@
 """Large language models, streamed: prune a Hugging Face causal-LM checkpoint one decoder layer
 at a time (``prunekit llm`` on the command line). See docs/guide.md, "Large language models,
-streamed". Attributes load on first use, so the command line starts without torch."""
+streamed". Attributes load on first use, so building the command line imports no transformers."""
 
 from __future__ import annotations
 
