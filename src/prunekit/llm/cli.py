@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from prunekit.errors import ConfigError
+
+T = TypeVar("T")
 
 
 def _target(text: str) -> Any:
@@ -88,25 +91,18 @@ def add_llm_parser(commands: Any, positive: Any) -> None:
     heal.set_defaults(func=_heal)
 
 
+def _options(cls: type[T], args: argparse.Namespace) -> T:
+    """An options dataclass from the parsed flags of the same names (--seq-len is seq_len);
+    fields without a flag keep their defaults, and --quiet turns progress off."""
+    given = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+    return cls(**given, progress=not args.quiet)
+
+
 def _llm(args: argparse.Namespace) -> int:
     from prunekit.llm.report import MARKDOWN
     from prunekit.llm.run import LLMOptions, prune_llm
 
-    options = LLMOptions(
-        method=args.method,
-        target=args.target,
-        calibration=args.calibration,
-        samples=args.samples,
-        heldout=args.heldout,
-        seq_len=args.seq_len,
-        batch_size=args.batch_size,
-        device=args.device,
-        dtype=args.dtype,
-        progress=not args.quiet,
-        heal_steps=args.heal_steps,
-        heal_lr=args.heal_lr,
-    )
-    report = prune_llm(args.model_dir, args.out, options)
+    report = prune_llm(args.model_dir, args.out, _options(LLMOptions, args))
     ppl, params = report["perplexity"], report["params"]
     print(
         f"prunekit llm: {report['layers']['before']} -> {report['layers']['after']} layers, "
@@ -122,20 +118,7 @@ def _llm(args: argparse.Namespace) -> int:
 def _heal(args: argparse.Namespace) -> int:
     from prunekit.llm.heal import HealOptions, heal
 
-    options = HealOptions(
-        steps=args.steps,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seq_len=args.seq_len,
-        sequences=args.sequences,
-        temperature=args.temperature,
-        hidden_weight=args.hidden_weight,
-        calibration=args.calibration,
-        checkpoint_every=args.checkpoint_every,
-        device=args.device,
-        progress=not args.quiet,
-    )
-    log = heal(args.student, args.teacher, args.out, options)
+    log = heal(args.student, args.teacher, args.out, _options(HealOptions, args))
     if log["loss"]:
         print(
             f"prunekit heal: {len(log['loss'])} steps, loss {log['loss'][0]:.4f} -> "

@@ -30,11 +30,12 @@ from torch import nn
 from prunekit.errors import ConfigError
 from prunekit.llm.checkpoint import Checkpoint
 from prunekit.llm.outputs import check_output, finish, staging_for
+from prunekit.llm.report import HEATMAP, MARKDOWN, REPORT
 from prunekit.llm.shards import CODES
 from prunekit.llm.tokens import read_text, token_sets
 from prunekit.llm.write import COPIED
 
-REPORT_FILES = ("prunekit-llm.json", "prunekit-llm.md", "prunekit-llm-cka.png")
+REPORT_FILES = (REPORT, MARKDOWN, HEATMAP)
 
 STATE = "heal-state"
 STATE_FILE = "state.safetensors"

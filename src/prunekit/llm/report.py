@@ -7,6 +7,7 @@ from typing import Any
 
 from prunekit.report.figures import cka_heatmap
 
+REPORT = "prunekit-llm.json"
 MARKDOWN = "prunekit-llm.md"
 HEATMAP = "prunekit-llm-cka.png"
 

@@ -21,11 +21,11 @@ from prunekit.errors import ConfigError
 from prunekit.llm.checkpoint import Checkpoint
 from prunekit.llm.heal import HealOptions, heal, heal_state
 from prunekit.llm.memory import peak_resident_bytes
-from prunekit.llm.names import DEPTH
+from prunekit.llm.names import DEPTH, DTYPE_NAMES
 from prunekit.llm.outputs import check_output
 from prunekit.llm.passes import Resume, run_pass
 from prunekit.llm.plan import LLMPlan
-from prunekit.llm.report import write_llm_report
+from prunekit.llm.report import REPORT, write_llm_report
 from prunekit.llm.scores import Scores
 from prunekit.llm.select import (
     check_request,
@@ -39,10 +39,9 @@ from prunekit.llm.stream import LayerStream
 from prunekit.llm.tokens import read_text, token_sets
 from prunekit.llm.write import write_pruned
 
-REPORT = "prunekit-llm.json"
 # options that do not change the scoring pass (a rerun with another value resumes it)
 _NOT_SCORING = ("progress", "target", "heal_steps", "heal_lr", "save_every_s")
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
 @dataclass(frozen=True)
