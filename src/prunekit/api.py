@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from prunekit.core.model.inputs import ExampleInputs, split_inputs
 from prunekit.core.model.modes import eval_mode
 from prunekit.core.scoring.gradients import LossFn
 from prunekit.errors import ConfigError, InputError
+from prunekit.methods.config_base import LatencyTargetConfig, targets_in
 from prunekit.methods.registry import MethodEntry, entries, entry_for
 from prunekit.models.hf import hf_spec
 from prunekit.models.spec import ModelSpec, attach_plan, attach_spec, plan_of, spec_of
@@ -47,6 +49,22 @@ class PruneResult:
                 f"  latency speedup {ratio.speedup:.2f}x "
                 f"({self.before.latency} -> {self.after.latency})"
             )
+        timed = self.details.get("latency")
+        if timed and timed.get("note"):
+            lines.append(f"  latency target {timed['target']}: {timed['note']}")
+        elif timed:
+            lines.append(
+                f"  latency target {timed['target']}: measured {timed['measured']:.3f} "
+                f"(noise {timed['noise']:.1%}, interleaved), {_MET[timed['met']]}"
+                f"; tables predicted {timed['predicted']:.3f} "
+                f"(error {timed['prediction_error']:+.1%})"
+            )
+            final = timed.get("final")
+            if final:
+                lines.append(
+                    f"  after the basis stage: measured {final['measured']:.3f} "
+                    f"(noise {final['noise']:.1%}), {_MET[final['met']]}"
+                )
         skipped = self.details.get("skipped_groups") or []
         if skipped:
             lines.append(f"  {len(skipped)} channel groups left whole (see details)")
@@ -79,6 +97,7 @@ def prune(
     given = {"train_data": train_data, "val_data": val_data, "loss_fn": loss_fn}
     given = {name: value for name, value in given.items() if value is not None}
     _refuse_what_is_not_taken(entry, given)
+    _refuse_latency_target(config)
     base = spec_of(model) or hf_spec(model)  # before any edit (inplace=True edits model)
     history = plan_of(model)  # edits already applied to the base (a model pruned before)
     modes = {name: module.training for name, module in model.named_modules()}
@@ -94,6 +113,9 @@ def prune(
     attach_plan(pruned, Plan([*history.edits, *outcome.plan.edits]))
     after_inputs = outcome.example_inputs  # feature selection reduces them
     after = measure(pruned, example_inputs if after_inputs is None else after_inputs)
+    if outcome.latencies is not None:  # timed against each other by the method
+        before = dataclasses.replace(before, latency=outcome.latencies[0])
+        after = dataclasses.replace(after, latency=outcome.latencies[1])
     return PruneResult(pruned, outcome.plan, before, after, config, outcome.details, base)
 
 
@@ -106,4 +128,25 @@ def _refuse_what_is_not_taken(entry: MethodEntry, given: dict[str, Any]) -> None
             raise ConfigError(
                 f"{entry.config.__name__} does not take {name}=: it would be ignored, never "
                 f"used; fix: drop {name}=, or use a method that takes it ({', '.join(takers)})"
+            )
+
+
+_MET = {"yes": "met", "within noise": "met within the noise", "no": "MISSED"}
+
+
+def _refuse_latency_target(config: Any) -> None:
+    """A latency target held by a config that cannot prune to one is an error, not ignored."""
+    for where, owner, target in targets_in(config):
+        if target.latency is not None and not isinstance(owner, LatencyTargetConfig):
+            takers = ", ".join(
+                f"pk.{e.config.__name__}"
+                for e in entries()
+                if issubclass(e.config, LatencyTargetConfig)
+            )
+            raise ConfigError(
+                f"{where}.latency is {target.latency}: {type(owner).__name__} does not prune "
+                f"to a latency target ({takers} do, and DoubleConfig in its channel stage); fix: "
+                "give it params= or macs= and check the speed with pk.measure(model, inputs, "
+                "latency=True), or prune channels with "
+                "pk.ChannelConfig(target=pk.Target(latency=...))"
             )

@@ -11,6 +11,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any, Self
 
+from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
 
 
@@ -59,6 +60,23 @@ class MethodConfig:
     def from_dict(cls, data: dict[str, Any], where: str | None = None) -> Self:
         """The config from ``to_dict``'s mapping (or a recipe's): unknown fields are named."""
         return decode(cls, data, where or cls.__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencyTargetConfig(MethodConfig):
+    """The base of the configs of methods that prune to ``Target(latency=...)``: the intra-op
+    threads the latency is measured with (``latency_threads``, default torch's current count)
+    and ``latency_refresh=True`` to measure the layer tables again instead of reading the cache
+    ($PRUNEKIT_CACHE/latency, else ~/.cache/prunekit/latency). Keyword-only fields."""
+
+    latency_threads: int | None = dataclasses.field(default=None, kw_only=True)
+    latency_refresh: bool = dataclasses.field(default=False, kw_only=True)
+
+    def _check_latency_fields(self) -> None:
+        if self.latency_threads is not None:
+            self._at_least("latency_threads", 1)
+        if not isinstance(self.latency_refresh, bool):
+            self._fail("latency_refresh", "True or False")
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -111,3 +129,19 @@ def _dataclass_in(hint: Any) -> type | None:
         if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
             return candidate
     return None
+
+
+def targets_in(config: Any, where: str | None = None) -> list[tuple[str, Any, Target]]:
+    """Every ``Target`` in ``config`` and the configs nested in it: its field path
+    (``DoubleConfig.channel.target``), the config holding it, and the target."""
+    where = where or type(config).__name__
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return []
+    found = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, Target):
+            found.append((f"{where}.{f.name}", config, value))
+        else:
+            found += targets_in(value, f"{where}.{f.name}")
+    return found

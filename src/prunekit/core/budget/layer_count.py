@@ -27,7 +27,7 @@ class LayerChoice:
 
 def check_target(target: Target, owner: str) -> None:
     if target.features is not None or not target.given():
-        raise ConfigError(f"{owner}.target takes layers, params and/or macs, got {target}")
+        raise ConfigError(f"{owner}.target takes layers, params, macs and/or latency, got {target}")
 
 
 def choose(
@@ -36,16 +36,19 @@ def choose(
     example_inputs: ExampleInputs,
     target: Target,
     select: Select,
+    extra: Callable[[Plan], dict[str, float]] | None = None,
 ) -> LayerChoice:
     """The fewest removals meeting every target (bisection on the count; ``select`` decides
-    which units). A target that removing every removable unit cannot meet raises."""
+    which units). ``extra`` adds fractions counted elsewhere (the predicted latency of a
+    plan). A target that removing every removable unit cannot meet raises."""
     removable = most_removable(units)
     given = target.given()
     kept = KeptFractions(model, example_inputs, given)
 
     def fractions(removed: list[str]) -> dict[str, float]:
         plan = Plan(removal_edits(model, units, removed))
-        return {"layers": 1 - len(removed) / len(units), **kept.of_plan(plan)}
+        counted = {"layers": 1 - len(removed) / len(units), **kept.of_plan(plan)}
+        return counted if extra is None else {**counted, **extra(plan)}
 
     def meets(f: dict[str, float]) -> bool:
         return all(f[k] <= v + 1e-12 for k, v in given.items())

@@ -186,19 +186,8 @@ def measure_latency(
     min_run_time: float = 1.0,
 ) -> Latency:
     """Median forward latency in eval mode under ``torch.inference_mode``."""
-
-    benchmark = _quiet_import_benchmark()
-
-    def forward() -> None:
-        with torch.inference_mode():
-            call_model(model, example_inputs)
-
-    with eval_mode(model), num_threads(threads) as used_threads:
-        forward()  # warm-up, and a clear error if the inputs do not fit
-        timer = benchmark.Timer(
-            stmt="forward()", globals={"forward": forward}, num_threads=used_threads
-        )
-        result = timer.blocked_autorange(min_run_time=min_run_time)
+    with num_threads(threads) as used_threads:
+        result = benchmark_module(model, example_inputs, used_threads, min_run_time)
     return Latency(
         median_ms=result.median * 1e3,
         iqr_ms=result.iqr * 1e3,
@@ -208,6 +197,30 @@ def measure_latency(
         device=str(model_device(model)),
         dtype=str(model_dtype(model)).removeprefix("torch."),
     )
+
+
+def benchmark_module(
+    model: nn.Module,
+    example_inputs: ExampleInputs,
+    threads: int,
+    min_run_time: float,
+    warm_up: bool = True,
+) -> Any:
+    """``torch.utils.benchmark``'s measurement (``.median``, ``.iqr``, ``.times`` in seconds)
+    of ``model``'s forward in eval mode under ``torch.inference_mode`` with ``threads``
+    intra-op threads, after one warm-up call (which also fails clearly on unfit inputs) unless
+    ``warm_up=False`` (a model timed again right after)."""
+    benchmark = _quiet_import_benchmark()
+
+    def forward() -> None:
+        with torch.inference_mode():
+            call_model(model, example_inputs)
+
+    with eval_mode(model), num_threads(threads):
+        if warm_up:
+            forward()
+        timer = benchmark.Timer(stmt="forward()", globals={"forward": forward}, num_threads=threads)
+        return timer.blocked_autorange(min_run_time=min_run_time)
 
 
 def _quiet_import_benchmark() -> ModuleType:

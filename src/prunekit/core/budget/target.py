@@ -1,4 +1,5 @@
-"""Target: the fraction of the original model to keep, at most."""
+"""Target: the fraction of the original model to keep, at most: of its parameters, MACs,
+layers, input features or measured latency."""
 
 from __future__ import annotations
 
@@ -7,27 +8,32 @@ from typing import Any
 
 from prunekit.errors import ConfigError
 
-FIELDS = ("params", "macs", "layers", "features")
+FIELDS = ("params", "macs", "layers", "features", "latency")
 
 
 @dataclass(frozen=True)
 class Target:
-    """Keep at most this fraction of the original model's params, MACs, layers or features.
+    """Keep at most this fraction of the original model's params, MACs, layers, features or
+    latency.
 
     ``Target(params=0.5)`` keeps at most half the parameters. ``layers`` counts the method's
-    prunable units, ``features`` the input features. Each value is in (0, 1]; 1 keeps everything.
+    prunable units, ``features`` the input features. ``latency`` is the measured forward time on
+    the example inputs (their batch), the model's device and dtype and the method's thread count:
+    ``Target(latency=0.5)`` asks for at least a 2x speed-up (channel pruning; see
+    docs/guide.md, "Latency as a target"). Each value is in (0, 1]; 1 keeps everything.
     """
 
     params: float | None = None
     macs: float | None = None
     layers: float | None = None
     features: float | None = None
+    latency: float | None = None
 
     def __post_init__(self) -> None:
         given = {name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None}
         if not given:
             raise ConfigError(
-                "Target needs at least one of params, macs, layers, features, "
+                "Target needs at least one of params, macs, layers, features, latency, "
                 "e.g. pk.Target(params=0.5) to keep at most half the parameters"
             )
         for name, value in given.items():

@@ -9,17 +9,21 @@ from torch import nn
 from prunekit.core.budget.target import Target
 from prunekit.core.scoring.importance import CRITERIA
 from prunekit.errors import ConfigError
-from prunekit.methods.config_base import MethodConfig
+from prunekit.methods.config_base import LatencyTargetConfig
 
 IgnoreItem = str | type | nn.Module
 
 
 @dataclass(frozen=True)
-class ChannelConfig(MethodConfig):
+class ChannelConfig(LatencyTargetConfig):
     """Remove whole channels (filters, hidden units) and everything coupled to them.
 
-    - ``target``: ``Target(params=...)`` and/or ``Target(macs=...)``: keep at most this fraction
-      of the original; reached within ``tolerance`` (relative) by searching the pruning level.
+    - ``target``: ``Target(params=...)``, ``Target(macs=...)`` and/or ``Target(latency=...)``:
+      keep at most this fraction of the original; reached within ``tolerance`` (relative) by
+      searching the pruning level. Latency is predicted from per-layer tables measured on the
+      model's device and dtype at the example inputs' batch, then checked by timing the pruned
+      model against the original (docs/guide.md, "Latency as a target").
+    - ``latency_threads``, ``latency_refresh``: see ``LatencyTargetConfig``.
     - ``importance``: ``"l1"``, ``"l2"``, ``"taylor"`` (needs ``train_data``), ``"bn"`` or
       ``"random"``.
     - ``scope``: ``"global"`` ranks all channels together (scores normalised per group),
@@ -47,13 +51,14 @@ class ChannelConfig(MethodConfig):
         if not isinstance(self.target, Target):
             raise ConfigError(
                 f"ChannelConfig.target is {self.target!r}; "
-                "expected pk.Target(params=...) or pk.Target(macs=...)"
+                "expected pk.Target(params=...), pk.Target(macs=...) or pk.Target(latency=...)"
             )
-        if self.target.params is None and self.target.macs is None:
+        if not set(self.target.given()) & {"params", "macs", "latency"}:
             raise ConfigError(
-                "ChannelConfig.target needs params and/or macs "
+                "ChannelConfig.target needs params, macs and/or latency "
                 "(layers and features belong to other methods)"
             )
+        self._check_latency_fields()
         self._one_of("importance", CRITERIA)
         self._one_of("scope", ("global", "local"))
         self._at_least("round_to", 1)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from prunekit.core.model.inputs import ExampleInputs
 from prunekit.core.scoring.gradients import LossFn, accumulate_gradients
 from prunekit.core.scoring.importance import group_scores
 from prunekit.errors import ConfigError, PrunekitError
+from prunekit.latency.goal import LatencyGoal
 from prunekit.methods.channel.apply import apply_checked
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.ranking import global_removal, local_removal
@@ -78,7 +80,61 @@ def prune_channels(
         )
     targets = _targets(config)
     kept = KeptFractions(model, example_inputs, targets)
+    goal = None
+    if "latency" in targets:
+        goal = LatencyGoal(model, example_inputs, config.latency_threads, config.latency_refresh)
 
+    def plan_of(removal: dict[int, list[int]]) -> Plan:
+        return Plan(group_edits(model, scored, removal))
+
+    def evaluate_removal(removal: dict[int, list[int]]) -> dict[str, float]:
+        plan = plan_of(removal)
+        fractions = kept.of_plan(plan)
+        if goal is not None:
+            fractions["latency"] = goal.fraction(plan)
+        return fractions
+
+    def choose(wanted: dict[str, float]) -> Candidate:
+        return _choose(scored, scores, config, wanted, evaluate_removal, model, found, skipped)
+
+    chosen = choose(targets)
+    latency_details, latencies = None, None
+    if goal is not None:
+        chosen, latency_details, latencies = goal.confirm(
+            chosen, targets, choose, lambda c: plan_of(c.removal)
+        )
+    removal, fractions = chosen.removal, chosen.fractions
+    if config.verify:
+        plan = apply_checked(model, scored, removal, example_inputs)
+    else:
+        plan = Plan(group_edits(model, scored, removal))
+        plan.apply(model)
+    details = {
+        "level": chosen.level,
+        "search_evaluations": chosen.evaluations,
+        "kept_fractions": fractions,
+        "groups_pruned": len(removal),
+        "groups_total": len(scored),
+        "channels_removed": sum(len(v) for v in removal.values()),
+        "skipped_groups": [{"root": r, "reason": why} for r, why in skipped],
+    }
+    if latency_details is not None:
+        details["latency"] = latency_details
+    return MethodOutcome(model, plan, details, latencies=latencies)
+
+
+def _choose(
+    scored: list[ChannelGroup],
+    scores: list[torch.Tensor],
+    config: ChannelConfig,
+    targets: dict[str, float],
+    evaluate_removal: Callable[[dict[int, list[int]]], dict[str, float]],
+    model: nn.Module,
+    found: list[ChannelGroup],
+    skipped: list[tuple[str, str]],
+) -> Candidate:
+    """The removal meeting ``targets``: the level search, then units given back one at a time
+    while the targets still hold. An unreachable target raises with what limits it."""
     fill = False  # global ranking: caps drop picks; fill redistributes them (true maximum)
 
     def removal_at(level: float) -> dict[int, list[int]]:
@@ -87,9 +143,6 @@ def prune_channels(
                 scored, scores, level, config.max_fraction, config.round_to, fill=fill
             )
         return local_removal(scored, scores, level, config.max_fraction, config.round_to)
-
-    def evaluate_removal(removal: dict[int, list[int]]) -> dict[str, float]:
-        return kept.of_removal(scored, removal)
 
     def search() -> SearchResult:
         return search_level(
@@ -101,13 +154,13 @@ def prune_channels(
     except ConfigError:
         if config.scope != "global":
             limit = evaluate_removal(removal_at(1.0))
-            raise _unreachable(model, scored, found, skipped, limit, config) from None
+            raise _unreachable(model, scored, found, skipped, limit, config, targets) from None
         fill = True  # level 1 left some caps unused: search again with them filled
         try:
             result = search()
         except ConfigError:
             limit = evaluate_removal(removal_at(1.0))
-            raise _unreachable(model, scored, found, skipped, limit, config) from None
+            raise _unreachable(model, scored, found, skipped, limit, config, targets) from None
     removal, fractions, refinements = give_back(
         removal_at(result.level),
         result.fractions,
@@ -119,21 +172,15 @@ def prune_channels(
         config.round_to,
         together=config.scope == "local",
     )
-    if config.verify:
-        plan = apply_checked(model, scored, removal, example_inputs)
-    else:
-        plan = Plan(group_edits(model, scored, removal))
-        plan.apply(model)
-    details = {
-        "level": result.level,
-        "search_evaluations": result.evaluations + refinements,
-        "kept_fractions": fractions,
-        "groups_pruned": len(removal),
-        "groups_total": len(scored),
-        "channels_removed": sum(len(v) for v in removal.values()),
-        "skipped_groups": [{"root": r, "reason": why} for r, why in skipped],
-    }
-    return MethodOutcome(model, plan, details)
+    return Candidate(removal, fractions, result.evaluations + refinements, result.level)
+
+
+@dataclass
+class Candidate:
+    removal: dict[int, list[int]]
+    fractions: dict[str, float]
+    evaluations: int
+    level: float
 
 
 def _unreachable(
@@ -143,11 +190,12 @@ def _unreachable(
     skipped: list[tuple[str, str]],
     limit: dict[str, float],
     config: ChannelConfig,
+    targets: dict[str, float],
 ) -> ConfigError:
     """The target cannot be met: the true limit (every group removed to its cap) and the
     largest parts that no group prunes, with why."""
-    wanted = ", ".join(f"{k}={v}" for k, v in _targets(config).items())
-    reached = ", ".join(f"{k}={limit[k]:.4f}" for k in _targets(config))
+    wanted = ", ".join(f"{k}={v}" for k, v in targets.items())
+    reached = ", ".join(f"{k}={limit[k]:.4f}" for k in targets)
     covered = {m.path for g in groups for m in g.members if not m.is_parameter}
     reasons = dict(skipped)
     why = {m.path: reasons[g.root] for g in found if g.root in reasons for m in g.members}
@@ -173,7 +221,7 @@ def _unreachable(
 
 
 def _targets(config: ChannelConfig) -> dict[str, float]:
-    return {k: v for k, v in config.target.given().items() if k in ("params", "macs")}
+    return {k: v for k, v in config.target.given().items() if k in ("params", "macs", "latency")}
 
 
 def _ignored(model: nn.Module, group: ChannelGroup, ignore: tuple[Any, ...]) -> str:

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from prunekit.core.budget.layer_count import check_target
 from prunekit.core.budget.target import Target
-from prunekit.methods.config_base import MethodConfig
+from prunekit.methods.config_base import LatencyTargetConfig
 
 CRITERIA = ("block_influence", "angular", "random", "last")
 
 
 @dataclass(frozen=True)
-class LayerConfig(MethodConfig):
+class LayerConfig(LatencyTargetConfig):
     """Remove whole layer units (residual blocks, transformer layers) by a simple criterion.
 
     - ``criterion``: ``"block_influence"`` (ShortGPT: 1 - cos(input, output), lowest removed),
@@ -29,6 +29,7 @@ class LayerConfig(MethodConfig):
     seed: int = 0
 
     def __post_init__(self) -> None:
+        self._check_latency_fields()
         check_target(self.target, "LayerConfig")
         self._one_of("criterion", CRITERIA)
         self._at_least("batches", 1)

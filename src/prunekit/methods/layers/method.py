@@ -10,12 +10,11 @@ from typing import Any
 from torch import nn
 
 from prunekit.core.analysis.units import find_units, keeping_one_per_list
-from prunekit.core.budget.layer_count import choose
 from prunekit.core.model.batches import scoring_data
 from prunekit.core.model.inputs import ExampleInputs
 from prunekit.methods.layers.config import LayerConfig
 from prunekit.methods.layers.scores import angular_runs, block_influence
-from prunekit.methods.outcome import MethodOutcome, finish_layer_removal
+from prunekit.methods.outcome import MethodOutcome, choose_layers, finish_layer_removal
 
 
 def prune_layers(
@@ -58,7 +57,5 @@ def prune_layers(
             return list(angular(count))
         return ranking[:count]
 
-    choice = choose(model, units, example_inputs, config.target, select)
-    return finish_layer_removal(
-        model, units, choice.removed, {"scores": scores, "kept_fractions": choice.fractions}
-    )
+    chosen = choose_layers(model, units, example_inputs, config, select)
+    return finish_layer_removal(model, units, chosen, {"scores": scores})

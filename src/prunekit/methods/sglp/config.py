@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from prunekit.core.budget.layer_count import check_target
 from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
-from prunekit.methods.config_base import MethodConfig
+from prunekit.methods.config_base import LatencyTargetConfig
 from prunekit.methods.sglp.cka import ESTIMATORS
 
 SEQUENCES = ("colsum", "rows")
@@ -15,7 +15,7 @@ SELECTIONS = ("loss", "gradnorm", "gradnorm_max")
 
 
 @dataclass(frozen=True)
-class SGLPConfig(MethodConfig):
+class SGLPConfig(LatencyTargetConfig):
     """Partition the layer units into segments of similar representations (linear CKA, Fisher
     optimal segmentation), then in each segment keep the units whose removal leaves the
     network with the largest GradNorm.
@@ -49,6 +49,7 @@ class SGLPConfig(MethodConfig):
     seed: int = 0
 
     def __post_init__(self) -> None:
+        self._check_latency_fields()
         check_target(self.target, "SGLPConfig")
         if self.segments is not None and self.segments < 1:
             raise ConfigError(f"SGLPConfig.segments is {self.segments}; expected None or >= 1")

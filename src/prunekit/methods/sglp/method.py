@@ -11,12 +11,11 @@ import torch
 from torch import nn
 
 from prunekit.core.analysis.units import Unit, find_units
-from prunekit.core.budget.layer_count import choose
 from prunekit.core.model.batches import LossFn, scoring_data, take
 from prunekit.core.model.inputs import ExampleInputs
 from prunekit.core.scoring.representations import Seen, each_batch
 from prunekit.errors import ConfigError
-from prunekit.methods.outcome import MethodOutcome, finish_layer_removal
+from prunekit.methods.outcome import MethodOutcome, choose_layers, finish_layer_removal
 from prunekit.methods.sglp.cka import MinibatchCKA
 from prunekit.methods.sglp.config import SGLPConfig
 from prunekit.methods.sglp.gradnorm import best_removal, grad_norm, pruned_loss
@@ -102,11 +101,10 @@ def prune_sglp(
             removed = [*others, *best]
         return removed
 
-    choice = choose(model, units, example_inputs, config.target, select)
+    chosen = choose_layers(model, units, example_inputs, config, select)
     details = {
         "cka": matrix.tolist(),
         "segment_losses": losses.tolist(),
         "segments": [[units[i].path for i in range(a, b + 1)] for a, b in bounds],
-        "kept_fractions": choice.fractions,
     }
-    return finish_layer_removal(model, units, choice.removed, details)
+    return finish_layer_removal(model, units, chosen, details)
