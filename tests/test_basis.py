@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import prunekit as pk
 from prunekit.methods.basis.budget import LayerCost, select
+from prunekit.methods.basis.forms import Forms
 from prunekit.methods.basis.layers import BasisScaled, decompose
 from tests.learned import BOUNDS, lite0_double_pruning
 
@@ -186,3 +187,57 @@ def test_double_pruning_of_the_pretrained_lite0_on_digits_at_small_scale(tmp_pat
     loaded = pk.load(tmp_path)
     with torch.no_grad():
         assert torch.equal(loaded.eval()(run.example), result.model.eval()(run.example))
+
+
+def _wide() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(64, 128, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(128, 128, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(128, 2),
+    ).eval()
+
+
+@pytest.mark.slow
+def test_export_by_latency_splits_only_layers_that_run_faster_split(tmp_path: Path) -> None:
+    model, x = _wide(), torch.randn(2, 3, 32, 32)
+    data = DataLoader(TensorDataset(torch.randn(16, 3, 32, 32), torch.arange(16) % 2), batch_size=8)
+    config = pk.BasisConfig(target=pk.Target(params=0.5), epochs=1, export="latency")
+    result = pk.prune(model, config, example_inputs=x, train_data=data)
+    assert result.after.params / result.before.params <= 0.5
+    timed = [r for r in result.details["ranks"].values() if "split_ms" in r]
+    assert timed
+    for ranks in timed:
+        if not ranks["merged"]:
+            assert ranks["split_ms"] < ranks["merged_ms"]
+    pk.save(result, tmp_path)
+    with torch.no_grad():
+        assert torch.equal(pk.load(tmp_path, base=_wide)(x), result.model(x))
+    with pytest.raises(pk.ConfigError, match="export is 'fast'"):
+        pk.BasisConfig(target=pk.Target(params=0.5), export="fast")
+
+
+def test_layers_faster_merged_are_counted_whole_and_the_others_pay() -> None:
+    costs = [LayerCost("a", 64, 64, 16, 10), LayerCost("b", 64, 64, 16, 10)]
+    scores = [torch.arange(16.0), torch.arange(16.0) + 0.5]
+    base = {"params": 2 * 64 * 64 + 100, "macs": 1}
+    forms = Forms.__new__(Forms)
+    forms.times = lambda path, rank: (2.0, 1.0) if path == "a" else (0.5, 1.0)  # type: ignore[method-assign]
+
+    def choose(priced: list[LayerCost]) -> list[list[int]]:
+        return select(priced, scores, base, {"params": 0.75}, False)
+
+    kept, split = forms.settle(["a", "b"], costs, choose)
+    assert split == [False, True] and len(kept[0]) == 16  # "a" merged, its bases all kept
+    assert costs[1].params(len(kept[1])) + 64 * 64 + 100 <= 0.75 * base["params"]
+    with pytest.raises(pk.ConfigError, match="export='latency'"):
+        forms.settle(
+            ["a", "b"],
+            costs,
+            lambda p: select(p, scores, base, {"params": 0.3}, False),
+        )

@@ -17,9 +17,16 @@ class LayerCost:
     out: int
     rank: int
     positions: int  # output positions per sample summed over calls (for MACs)
+    merged: bool = False  # exported as one layer whatever its rank (it runs faster so)
 
     def params(self, rank: int) -> int:
+        if self.merged:
+            return self.out * self.n
         return min(rank * (self.n + self.out), self.out * self.n)
+
+    def pays(self, rank: int) -> bool:
+        """The split layers (rank x (n + out) weights) hold fewer weights than one layer."""
+        return rank * (self.n + self.out) < self.out * self.n
 
     def macs(self, rank: int) -> int:
         return self.params(rank) * self.positions
@@ -78,7 +85,7 @@ def select(
         if meets():
             break
         cost = costs[layer]
-        if ranks[layer] <= 1:
+        if ranks[layer] <= 1 or cost.merged:  # a merged layer keeps its bases: no saving
             continue
         totals["params"] -= cost.params(ranks[layer]) - cost.params(ranks[layer] - 1)
         totals["macs"] -= cost.macs(ranks[layer]) - cost.macs(ranks[layer] - 1)

@@ -53,11 +53,12 @@ class BasisScaled(nn.Module):
         return self.rank * (n + out) < out * n
 
     @torch.no_grad()
-    def export(self) -> nn.Module:
-        """Stock layers: (basis, 1x1 back-projection with the scales folded in) when the rank
-        pays, otherwise one layer of the original shape with the rank-reduced weight."""
+    def export(self, split: bool | None = None) -> nn.Module:
+        """Stock layers: (basis, 1x1 back-projection with the scales folded in) when ``split``
+        (default: when the rank pays), otherwise one layer of the original shape with the
+        rank-reduced weight."""
         folded = self.back.weight * self.scale.reshape(1, -1, *([1] * (self.back.weight.dim() - 2)))
-        if self.pays():
+        if self.pays() if split is None else split:
             basis = _clone(self.basis)
             back = _clone(self.back)
             back.weight = nn.Parameter(folded.clone())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +23,7 @@ from prunekit.core.model.ranks import sum_over_ranks
 from prunekit.errors import ConfigError
 from prunekit.methods.basis.budget import LayerCost, check_reachable, select
 from prunekit.methods.basis.config import BasisConfig, DoubleConfig
+from prunekit.methods.basis.forms import Forms, final_check
 from prunekit.methods.basis.layers import BasisScaled, decomposable, decompose
 from prunekit.methods.outcome import MethodOutcome
 from prunekit.train.loop import fit
@@ -114,6 +116,9 @@ def prune_basis(
         layer = decompose(get_module(model, path))
         set_module(model, path, layer)
         layers.append(layer)
+    forms = None
+    if config.export == "latency":
+        forms = Forms(model, paths, example_inputs, config.latency_threads)
     for p in model.parameters():
         p.requires_grad_(False)
     for m in layers:
@@ -136,11 +141,18 @@ def prune_basis(
         LayerCost(path, m.basis.weight[0].numel(), m.back.weight.shape[0], m.rank, positions[path])
         for path, m in zip(paths, layers, strict=True)
     ]
-    kept = select(costs, scores, base, targets, config.normalize, current)
+
+    def choose(priced: list[LayerCost]) -> list[list[int]]:
+        return select(priced, scores, base, targets, config.normalize, current)
+
+    if forms is None:
+        kept, split = choose(costs), [None] * len(paths)
+    else:
+        kept, split = forms.settle(paths, costs, choose)
     edits, ranks = [], {}
-    for path, layer, keep in zip(paths, layers, kept, strict=True):
+    for path, layer, keep, form in zip(paths, layers, kept, split, strict=True):
         layer.keep(keep)
-        exported = layer.export()
+        exported = layer.export(form)
         set_module(model, path, exported)
         if isinstance(exported, nn.Sequential):
             edits.append(ReplaceEdit.of(path, list(exported)))
@@ -149,6 +161,9 @@ def prune_basis(
             "full": costs[paths.index(path)].rank,
             "merged": not isinstance(exported, nn.Sequential),
         }
+        times = forms.times(path, len(keep)) if forms is not None else None
+        if times is not None:
+            ranks[path].update(split_ms=times[0], merged_ms=times[1])
     for p in model.parameters():
         p.requires_grad_(trainable.get(p, True))
     plan = Plan(edits)
@@ -167,10 +182,17 @@ def prune_double(
 
     channel, basis = config.stages()
     base = {"params": count_params(model), "macs": count_macs(model, example_inputs)}
+    timed = channel.target.latency is not None
+    original = copy.deepcopy(model) if timed else None  # the basis stage changes the latency
     first = prune_channels(model, channel, example_inputs, train_data=train_data, loss_fn=loss_fn)
     second = prune_basis(
         first.model, basis, example_inputs, train_data=train_data, loss_fn=loss_fn, base=base
     )
     plan = Plan([*first.plan.edits, *second.plan.edits])
     details = {"channel": first.details, **second.details}
-    return MethodOutcome(second.model, plan, details)
+    latencies = None
+    if original is not None:
+        latency = dict(first.details["latency"])
+        latency["final"], latencies = final_check(original, second.model, example_inputs, channel)
+        details["latency"] = latency
+    return MethodOutcome(second.model, plan, details, latencies=latencies)
