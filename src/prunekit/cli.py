@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.set_defaults(func=_compare)
 
     demo = commands.add_parser(
-        "demo", help="offline: EfficientNet-Lite0 -> digits, double pruning, report"
+        "demo", help="offline: EfficientNet-Lite0 -> digits, pruned to a latency target, report"
     )
     demo.add_argument("--out", default="prunekit-demo", help="output directory")
     demo.add_argument("--force", action="store_true", help="replace another run in --out")

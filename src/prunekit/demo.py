@@ -1,6 +1,6 @@
 """``prunekit demo``: the README's main job, offline: transfer the ImageNet-pretrained
-EfficientNet-Lite0 to ``digits``, double-prune it, fine-tune it, write the report, and print
-the headline numbers (the packaged recipe ``demo``)."""
+EfficientNet-Lite0 to ``digits``, channel-prune it to a latency target, fine-tune it, write the
+report, and print the headline numbers (the packaged recipe ``demo``)."""
 
 from __future__ import annotations
 

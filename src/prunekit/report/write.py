@@ -41,6 +41,15 @@ def _removed(counts: dict[str, int]) -> str:
     return f"{1 - counts['after'] / counts['before']:.1%}"
 
 
+def _after(counts: dict[str, Any]) -> str:
+    """The first seed's count, and every seed's where they differ."""
+    seeds = counts.get("per_seed") or [counts["after"]]
+    text = f"{counts['after']:,}"
+    if len(set(seeds)) > 1:
+        text += f" (seed 1 of {len(seeds)}; each: {', '.join(f'{v:,}' for v in seeds)})"
+    return text
+
+
 def _inputs(macs: dict[str, Any]) -> str:
     """The inputs both MAC counts were measured on (a feature-pruned model reads fewer)."""
     inputs = macs["inputs"]
@@ -55,10 +64,10 @@ def headline(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     p, m, lat, acc = summary["params"], summary["macs"], summary["latency_ms"], summary["accuracy"]
     n = acc["dense"]["n"]
     return [
-        ("params", f"{p['before']:,}", f"{p['after']:,}", f"{_removed(p)} removed"),
-        (f"MACs ({_inputs(m)})", f"{m['before']:,}", f"{m['after']:,}", f"{_removed(m)} removed"),
+        ("params", f"{p['before']:,}", _after(p), f"{_removed(p)} removed"),
+        (f"MACs ({_inputs(m)})", f"{m['before']:,}", _after(m), f"{_removed(m)} removed"),
         (
-            f"latency, ms (median; batch {lat['batch']}, {lat['threads']} thread(s), "
+            f"latency, ms (median, interleaved; batch {lat['batch']}, {lat['threads']} thread(s), "
             f"{lat['device']}, {lat['dtype']})",
             _pm(lat["before"], 1.0, 3),
             _pm(lat["after"], 1.0, 3),

@@ -16,6 +16,8 @@ from prunekit.api import prune
 from prunekit.core.budget.metrics import measure
 from prunekit.core.edit.inputs_edit import feature_selector
 from prunekit.io.save import load, save
+from prunekit.latency.compare import compare
+from prunekit.methods.config_base import LatencyTargetConfig, MethodConfig, targets_in
 from prunekit.methods.registry import entry_for
 from prunekit.run.recipe import Recipe, TrainSection
 from prunekit.run.sources import build_data, build_model
@@ -74,7 +76,11 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
         if entry.resumable and config.checkpoint_dir is None:
             config = dataclasses.replace(config, checkpoint_dir=str(checkpoints / "method"))
         data = entry.taken(train_data=train, val_data=val)
-        result = prune(dense, config, example_inputs=example, **data)
+        inputs = example
+        if _measures_latency(config):
+            inputs = example[:1]  # a latency target is met where the run measures it
+            config = _timed_with(config, recipe.latency_threads)
+        result = prune(dense, config, example_inputs=inputs, **data)
         save(result, directory / "pruned")
         details = dict(result.details)
         selector = feature_selector(result.model)
@@ -106,15 +112,40 @@ def run_seed(recipe: Recipe, directory: Path, seed: int, progress: bool) -> dict
         _say(progress, f"seed {seed}: measuring latency ({recipe.latency_threads} threads)")
         one = example[:1]
         selector = feature_selector(final)
-        before = measure(dense, one, latency=True, threads=recipe.latency_threads)
-        after = measure(
-            final,
-            one if selector is None else selector(one),
-            latency=True,
-            threads=recipe.latency_threads,
-        )
+        reduced = one if selector is None else selector(one)
+        # timed against each other in interleaved rounds, so drift affects both alike
+        timed = compare(dense, final, one, recipe.latency_threads, candidate_inputs=reduced)
+        before = dataclasses.replace(measure(dense, one), latency=timed.before)
+        after = dataclasses.replace(measure(final, reduced), latency=timed.after)
         state.record("measure", {"before": before.to_dict(), "after": after.to_dict()})
     return state.data
+
+
+def _measures_latency(config: Any) -> bool:
+    """Whether ``config`` (or a config nested in it) prunes by measured latency: a latency
+    target, or basis pruning's ``export="latency"``."""
+    if not isinstance(config, MethodConfig):
+        return False
+    if getattr(config, "export", None) == "latency":
+        return True
+    if any(
+        target.latency is not None for _, owner, target in targets_in(config) if owner is config
+    ):
+        return True
+    return any(_measures_latency(getattr(config, f.name)) for f in dataclasses.fields(config))
+
+
+def _timed_with(config: Any, threads: int) -> Any:
+    """``config`` (and the configs nested in it) with ``latency_threads`` set to the run's
+    latency threads where not given, so the target is met on the run's measurement."""
+    changes = {
+        f.name: _timed_with(getattr(config, f.name), threads)
+        for f in dataclasses.fields(config)
+        if isinstance(getattr(config, f.name), MethodConfig)
+    }
+    if isinstance(config, LatencyTargetConfig) and config.latency_threads is None:
+        changes["latency_threads"] = threads
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 def _train(
@@ -204,7 +235,8 @@ def summarise(recipe: Recipe, seeds: dict[int, dict[str, Any]]) -> dict[str, Any
         }
 
     runs = list(seeds.values())
-    # params and MACs of both models from one stage: the same inputs, the same batch
+    # params and MACs of both models from one stage: the same inputs, the same batch; the
+    # first seed's, with every seed's listed (a latency target may prune seeds differently)
     before, after = runs[0]["measure"]["before"], runs[0]["measure"]["after"]
 
     def latency(which: str) -> dict[str, float]:
@@ -214,10 +246,15 @@ def summarise(recipe: Recipe, seeds: dict[int, dict[str, Any]]) -> dict[str, Any
         "recipe": recipe.model_dump(),
         "method": runs[0]["prune"]["config"],
         "seeds": list(seeds),
-        "params": {"before": before["params"], "after": after["params"]},
+        "params": {
+            "before": before["params"],
+            "after": after["params"],
+            "per_seed": [s["measure"]["after"]["params"] for s in runs],
+        },
         "macs": {
             "before": before["macs"],
             "after": after["macs"],
+            "per_seed": [s["measure"]["after"]["macs"] for s in runs],
             "inputs": {"before": before["inputs"], "after": after["inputs"]},
             "batch": before["batch_size"],
         },
