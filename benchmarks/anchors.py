@@ -7,7 +7,7 @@ bisection on copies of the model until the pruned copy keeps at most ``keep`` of
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -31,7 +31,12 @@ def _gradients(model: nn.Module, data: Iterable[Any], batches: int) -> nn.Module
 
 
 def _pruned(
-    model: nn.Module, example: torch.Tensor, importance: str, ratio: float, head: str
+    model: nn.Module,
+    example: torch.Tensor,
+    importance: str,
+    ratio: float,
+    head: str,
+    round_to: int | None = None,
 ) -> nn.Module:
     import torch_pruning as tp
 
@@ -49,6 +54,7 @@ def _pruned(
         importance=imp,
         pruning_ratio=ratio,
         global_pruning=True,
+        round_to=round_to,
         ignored_layers=[copy_.get_submodule(head)],
     )
     pruner.step()
@@ -64,21 +70,24 @@ def torch_pruning(
     importance: str,
     head: str,
     batches: int = 8,
+    count: Callable[[nn.Module], int] = count_params,
+    round_to: int | None = None,
 ) -> nn.Module:
     """``model`` pruned by Torch-Pruning's ``BasePruner`` (global ranking, ``importance``
-    "taylor" or "l2") to at most ``keep`` of its params; the layer at path ``head`` stays whole."""
+    "taylor" or "l2", kept counts multiples of ``round_to``) to at most ``keep`` of what
+    ``count`` counts (params by default); the layer at path ``head`` stays whole."""
     source = _gradients(model, data, batches) if importance == "taylor" else model
-    budget = keep * count_params(model)
+    budget = keep * count(model)
     low, high = 0.0, 0.999
     best = None
     for _ in range(_STEPS):
         ratio = (low + high) / 2
         try:
-            pruned = _pruned(source, example, importance, ratio, head)
+            pruned = _pruned(source, example, importance, ratio, head, round_to)
         except Exception:  # an over-pruned graph Torch-Pruning cannot build: prune less
             high = ratio
             continue
-        if count_params(pruned) <= budget:
+        if count(pruned) <= budget:
             best, high = pruned, ratio
         else:
             low = ratio

@@ -53,6 +53,38 @@ def core_latency(data: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
+def latency_target(data: dict[str, Any], command: str) -> str:
+    lines = [
+        f"Command: `{command}`. {_machine(data)} CPU, float32, 224 px. Speed-ups are dense / "
+        "pruned medians of one interleaved run per row (all four models timed in turn, order "
+        f"rotating, {data.get('rounds', 5)} rounds of `torch.utils.benchmark` blocked_autorange, "
+        f"at least {data.get('min_run_time', 0.2)} s each). "
+        "'check' is the latency ratio the method's own interleaved check measured, with its "
+        "noise (half the IQR of the per-round ratios); 'pred.' what the tables predicted; "
+        "'tables s' the time spent measuring layers (a fresh cache per run).",
+        "",
+        "| model | batch | threads | dense ms | latency=0.5 speed-up (MACs kept) | check (noise) "
+        "| pred. | macs=0.5 speed-up | Torch-Pruning speed-up (MACs kept) | tables s "
+        "| prune s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        anchor = (
+            f"{r['torch_pruning_speedup']:.2f}x ({r['torch_pruning_macs_kept']:.3f})"
+            if "torch_pruning_speedup" in r
+            else "failed"
+        )
+        met = {"yes": "", "within noise": " within noise", "no": " MISSED"}[str(r["target_met"])]
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['threads']} | {r['dense_ms']:.1f} "
+            f"| {r['latency_speedup']:.2f}x ({r['latency_macs_kept']:.3f}) "
+            f"| {r['check_measured']:.3f} ({r['check_noise']:.1%}){met} "
+            f"| {r['predicted']:.3f} | {r['macs_speedup']:.2f}x | {anchor} "
+            f"| {r['table_build_seconds']:.0f} | {r['prune_seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def core_analysis(data: dict[str, Any], command: str) -> str:
     rows = sorted(data["rows"], key=lambda r: -r["seconds"])
     worst = rows[0]
@@ -104,6 +136,7 @@ SECTIONS |= {
     "scaling": ("scaling.json", tables.scaling, ""),
     "scaling-core": ("scaling-core.json", tables.scaling, ""),
     "large": ("large.json", large_tables.table, ""),
+    "latency": ("latency.json", latency_target, "python benchmarks/latency.py"),
 }
 # plot name -> (result file, extractor in plots.EXTRACT, title)
 PLOTS = {
