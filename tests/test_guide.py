@@ -10,7 +10,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 METHODS = ("adaptive", "basis", "features", "sfp", "sglp")
-SLOW = {"adaptive"}  # its two blocks train three times (about 90 s)
+SLOW = {"adaptive", "features"}  # adaptive trains three times (about 90 s); features 15 s
 
 
 def _run_blocks(page: Path, at_least: int) -> None:

@@ -53,7 +53,7 @@ class MethodConfig:
         ``augment`` function, ``ignore=[nn.Linear]``) cannot be written and is an error."""
         return {
             f.name: _plain(getattr(self, f.name), f"{type(self).__name__}.{f.name}")
-            for f in dataclasses.fields(self)
+            for f in ordered_fields(self)
         }
 
     @classmethod
@@ -79,6 +79,12 @@ class LatencyTargetConfig(MethodConfig):
             self._fail("latency_refresh", "True or False")
 
 
+def ordered_fields(config: Any) -> list[dataclasses.Field[Any]]:
+    """A config's fields in the order of its own constructor: the keyword-only fields it
+    inherits (``latency_threads``) after its own."""
+    return sorted(dataclasses.fields(config), key=lambda f: bool(f.kw_only))
+
+
 def _plain(value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
@@ -101,7 +107,7 @@ def decode(cls: type, fields: dict[str, Any], where: str) -> Any:
     """A config dataclass from plain values: unknown fields are named, a mapping given to a
     field whose type is a dataclass (``Target``, DoubleConfig's nested configs) is decoded as
     one, and lists become tuples."""
-    known = [f.name for f in dataclasses.fields(cls)]
+    known = [f.name for f in ordered_fields(cls)]
     unknown = sorted(set(fields) - set(known))
     if unknown:
         raise ConfigError(
