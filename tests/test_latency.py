@@ -239,7 +239,7 @@ def test_double_pruning_to_latency_times_the_final_model(monkeypatch: pytest.Mon
     data = [(torch.randn(8, 3, 32, 32), torch.arange(8) % 2)]
     config = pk.DoubleConfig(
         channel=pk.ChannelConfig(target=pk.Target(latency=0.5), round_to=1, latency_threads=1),
-        basis=pk.BasisConfig(target=pk.Target(params=0.2), epochs=1, export="latency"),
+        basis=pk.BasisConfig(target=pk.Target(params=0.2), epochs=1),
     )
     monkeypatch.setattr(latency_goal, "compare", _fake_compare(0.45))
     monkeypatch.setattr(basis_forms, "compare", _fake_compare(0.4))
