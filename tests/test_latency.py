@@ -21,7 +21,7 @@ from prunekit.core.edit.selection import group_edits
 from prunekit.latency import goal as latency_goal
 from prunekit.latency.compare import Comparison, compare
 from prunekit.latency.predict import LatencyModel
-from prunekit.latency.table import LatencyTable, LayerShape, shape_of
+from prunekit.latency.table import FORMAT, LatencyTable, LayerShape, layer_seconds, shape_of
 from prunekit.methods.basis import forms as basis_forms
 from prunekit.run import pipeline
 from prunekit.run.recipe import parse_recipe
@@ -67,6 +67,20 @@ def test_table_measures_once_then_reads_the_cache(tmp_path: Path) -> None:
     fresh.latency_ms(SHAPE)
     fresh.save()
     assert LatencyTable(torch.device("cpu"), torch.float32, 1, tmp_path).cached == 2
+
+
+def test_layer_timing_is_a_median_that_grows_with_the_layer(tmp_path: Path) -> None:
+    small = layer_seconds(nn.Linear(8, 8), torch.randn(1, 8), threads=1)
+    large = layer_seconds(nn.Linear(2048, 2048), torch.randn(64, 2048), threads=1)
+    assert 0 < small < large / 20  # 1 MAC per 8,000 of the large layer's
+    # a table written by an older timing is measured again, not mixed with new times
+    table = LatencyTable(torch.device("cpu"), torch.float32, 1, tmp_path)
+    table.latency_ms(SHAPE)
+    table.save()
+    data = json.loads(table.path.read_text())
+    assert data["format"] == FORMAT
+    table.path.write_text(json.dumps({**data, "format": FORMAT - 1}))
+    assert LatencyTable(torch.device("cpu"), torch.float32, 1, tmp_path).cached == 0
 
 
 def test_layer_shapes_build_stock_layers() -> None:

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import platform
 import re
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,13 +22,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunekit.core.budget.metrics import benchmark_module
+from prunekit.core.budget.metrics import quiet_import_benchmark
+from prunekit.core.model.modes import num_threads
 from prunekit.io.atomic import write_json
 from prunekit.zoo.cache import cache_dir
 
 TIMED = (nn.Conv1d, nn.Conv2d, nn.Linear)
-MIN_RUN_TIME = 0.02  # seconds per layer measurement: a median over at least a few runs
-FORMAT = 1
+MIN_RUN_TIME = 0.02  # seconds of timed calls per layer (at least MIN_BLOCKS blocks)
+BLOCK_TIME = 1e-3  # a block repeats the call until it lasts about this long
+MIN_BLOCKS, MAX_BLOCKS = 5, 50
+FORMAT = 2  # 2: blocks timed by layer_seconds
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,31 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine() or device.type
 
 
+def layer_seconds(layer: nn.Module, tensor: torch.Tensor, threads: int) -> float:
+    """The median time of ``layer(tensor)`` over blocks of calls timed with
+    ``torch.utils.benchmark``: after a warm-up call, a block repeats the call for about
+    ``BLOCK_TIME`` and ``MIN_BLOCKS`` to ``MAX_BLOCKS`` blocks fill ``MIN_RUN_TIME``.
+    (``Timer.blocked_autorange`` spends 5-20 times ``MIN_RUN_TIME`` on choosing its block size
+    for a layer this short; a table measures hundreds of them.)"""
+    benchmark = quiet_import_benchmark()
+    synchronize = torch.cuda.synchronize if tensor.is_cuda else (lambda: None)
+
+    def call() -> None:
+        layer(tensor)
+
+    with torch.inference_mode(), num_threads(threads):
+        call()  # warm-up: allocations, kernel choice
+        synchronize()
+        started = time.perf_counter()
+        call()
+        synchronize()  # the Timer synchronises CUDA itself around each block
+        once = max(time.perf_counter() - started, 1e-7)
+        number = max(1, round(BLOCK_TIME / once))
+        blocks = min(MAX_BLOCKS, max(MIN_BLOCKS, round(MIN_RUN_TIME / (once * number))))
+        timer = benchmark.Timer(stmt="call()", globals={"call": call}, num_threads=threads)
+        return statistics.median(timer.timeit(number).mean for _ in range(blocks))
+
+
 class LatencyTable:
     """Measured layer latencies for one device, dtype and thread count, read from and written
     to ``folder`` (default: ``$PRUNEKIT_CACHE/latency``, else ``~/.cache/prunekit/latency``).
@@ -166,7 +195,7 @@ class LatencyTable:
             return self.entries[key]
         started = time.perf_counter()
         layer, tensor = shape.build(self.device, self.dtype)
-        median = benchmark_module(layer, tensor, self.threads, MIN_RUN_TIME).median * 1e3
+        median = layer_seconds(layer, tensor, self.threads) * 1e3
         self.seconds += time.perf_counter() - started
         self.measured += 1
         self.entries[key] = median

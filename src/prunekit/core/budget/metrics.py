@@ -210,7 +210,7 @@ def benchmark_module(
     of ``model``'s forward in eval mode under ``torch.inference_mode`` with ``threads``
     intra-op threads, after one warm-up call (which also fails clearly on unfit inputs) unless
     ``warm_up=False`` (a model timed again right after)."""
-    benchmark = _quiet_import_benchmark()
+    benchmark = quiet_import_benchmark()
 
     def forward() -> None:
         with torch.inference_mode():
@@ -223,7 +223,7 @@ def benchmark_module(
         return timer.blocked_autorange(min_run_time=min_run_time)
 
 
-def _quiet_import_benchmark() -> ModuleType:
+def quiet_import_benchmark() -> ModuleType:
     """torch.utils.benchmark pulls in the C++ extension tooling, which logs a CUDA_HOME warning
     on machines without CUDA; it is irrelevant to timing, so it is silenced during the import."""
     logger = logging.getLogger("torch.utils.cpp_extension")
