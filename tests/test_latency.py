@@ -190,7 +190,9 @@ def test_latency_targets_round_trip_and_are_refused_where_not_supported() -> Non
     with pytest.raises(pk.ConfigError, match="must be in"):
         pk.Target(latency=0)
     with pytest.raises(pk.ConfigError, match="SFPConfig.target"):
-        pk.SFPConfig(target=pk.Target(latency=0.5))
+        pk.SFPConfig(target=pk.Target(features=0.5))
+    sfp = pk.CRSFPConfig(target=pk.Target(latency=0.5), latency_threads=2)
+    assert pk.CRSFPConfig.from_dict(sfp.to_dict()) == sfp
     features = pk.FeatureConfig(target=pk.Target(features=0.5, latency=0.5), epochs=1)
     with pytest.raises(pk.ConfigError, match=r"FeatureConfig.target.latency is 0.5.*ChannelConfig"):
         pk.prune(wide_mlp(), features, X)
@@ -301,3 +303,19 @@ def test_nothing_to_remove_returns_the_model_untimed() -> None:
     assert len(result.plan) == 0 and "returned unchanged" in result.summary()
     with pytest.raises(pk.ConfigError, match="BasisConfig.target.latency is 0.5"):
         pk.BasisConfig(target=pk.Target(params=0.5, latency=0.5))
+
+
+@pytest.mark.slow
+def test_sfp_prunes_to_latency_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(latency_goal, "compare", _fake_compare(0.7, 0.45))
+    data = [(X[:32], torch.arange(32) % 10), (X[32:], torch.arange(32) % 10)]
+    config = pk.SFPConfig(target=pk.Target(latency=0.5), epochs=1, latency_threads=1)
+    result = pk.prune(wide_mlp(), config, X, train_data=data)
+    timed = result.details["latency"]
+    assert timed["met"] == "yes" and [a["measured"] for a in timed["attempts"]] == [0.7, 0.45]
+    assert timed["attempts"][1]["asked"] < 0.5  # searched again with the error corrected
+    # the model trained and exported has the shapes timed at the chosen rate
+    rate = result.details["rate"]
+    assert result.model[0].out_features == round(1024 * (1 - rate)) < 1024
+    assert result.after.ratio(result.before).speedup == pytest.approx(1 / 0.45)
+    assert "latency target 0.5" in result.summary()

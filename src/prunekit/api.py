@@ -83,7 +83,9 @@ def prune(
     """Prune ``model`` with the method that ``config``'s type names.
 
     The caller's model is left untouched (a deep copy is pruned) unless ``inplace=True``; each
-    submodule's train/eval mode is restored on the returned model.
+    submodule's train/eval mode is restored on the returned model. With ``inplace=True`` an
+    error raised part-way (e.g. double pruning's final latency check finding the result slower
+    than the original) can leave ``model`` partly pruned: no copy is kept to restore it from.
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"model is a {type(model).__name__}; expected a torch.nn.Module")

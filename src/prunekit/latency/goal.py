@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 import torch
 from torch import nn
 
+from prunekit.core.budget.fractions import KeptFractions
 from prunekit.core.budget.metrics import Latency, measure_latency
 from prunekit.core.edit.plan import Plan
 from prunekit.core.model.inputs import ExampleInputs, model_device, model_dtype
@@ -134,6 +135,15 @@ class LatencyGoal:
             "table": self.table.stats(),
         }
         return chosen, details, (comparison.before, comparison.after)
+
+
+def kept_fractions(plan: Plan, kept: KeptFractions, goal: LatencyGoal | None) -> dict[str, float]:
+    """The params (and MACs) fractions ``plan`` keeps, with its predicted latency fraction when
+    the search has a latency ``goal``."""
+    fractions = kept.of_plan(plan)
+    if goal is not None:
+        fractions["latency"] = goal.fraction(plan)
+    return fractions
 
 
 def _unchanged(wanted: float) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from prunekit.core.model.inputs import ExampleInputs
 from prunekit.core.scoring.gradients import LossFn, accumulate_gradients
 from prunekit.core.scoring.importance import group_scores
 from prunekit.errors import ConfigError, PrunekitError
-from prunekit.latency.goal import LatencyGoal
+from prunekit.latency.goal import LatencyGoal, kept_fractions
 from prunekit.methods.channel.apply import apply_checked
 from prunekit.methods.channel.config import ChannelConfig
 from prunekit.methods.channel.ranking import global_removal, local_removal
@@ -88,11 +88,7 @@ def prune_channels(
         return Plan(group_edits(model, scored, removal))
 
     def evaluate_removal(removal: dict[int, list[int]]) -> dict[str, float]:
-        plan = plan_of(removal)
-        fractions = kept.of_plan(plan)
-        if goal is not None:
-            fractions["latency"] = goal.fraction(plan)
-        return fractions
+        return kept_fractions(plan_of(removal), kept, goal)
 
     def choose(wanted: dict[str, float]) -> Candidate:
         return _choose(scored, scores, config, wanted, evaluate_removal, model, found, skipped)

@@ -9,20 +9,25 @@ import torch
 
 from prunekit.core.budget.target import Target
 from prunekit.errors import ConfigError
-from prunekit.methods.config_base import MethodConfig
+from prunekit.methods.config_base import LatencyTargetConfig
 
 CRITERIA = ("l2", "fpgm", "taylor")
+KINDS = {"params", "macs", "latency"}  # what a target may name
 
 
 @dataclass(frozen=True)
-class SFPConfig(MethodConfig):
+class SFPConfig(LatencyTargetConfig):
     """Soft Filter Pruning (He et al. 2018) over the core's channel groups, trained here.
 
     - ``rate``: the fraction of every group's channels masked (per group, uniform), in [0, 1);
       0.3 when neither it nor ``target`` is given.
-    - ``target``: ``pk.Target(params=...)`` and/or ``macs=``, relative to the model given to
-      ``pk.prune``: the smallest uniform rate whose exported model meets it is chosen before
-      training (bisection, 2% tolerance). Give ``rate`` or ``target``, not both.
+    - ``target``: ``pk.Target(params=...)``, ``macs=`` and/or ``latency=``, relative to the
+      model given to ``pk.prune``: the smallest uniform rate whose exported model meets it is
+      chosen before training (bisection, 2% tolerance). Which channels go does not change the
+      exported shapes, so a latency target is predicted from the layer tables and the exported
+      shapes are timed against the original before training, searched again while above the
+      target (as for channel pruning). Give ``rate`` or ``target``, not both.
+    - ``latency_threads``, ``latency_refresh``: see ``LatencyTargetConfig``.
     - ``criterion``: ``"l2"`` (filter norm), ``"fpgm"`` (geometric median) or ``"taylor"``.
     - ``epochs``, ``lr``, ``momentum``, ``weight_decay``, ``nesterov``: SGD with a cosine
       schedule; masks are computed before training and after every epoch, the masked filters
@@ -59,10 +64,10 @@ class SFPConfig(MethodConfig):
                     f"{name} takes rate= or target=, not both (rate={self.rate}, "
                     f"target={self.target}); fix: drop one"
                 )
-            if not isinstance(self.target, Target) or set(self.target.given()) - {"params", "macs"}:
+            if not isinstance(self.target, Target) or set(self.target.given()) - KINDS:
                 raise ConfigError(
-                    f"{name}.target is {self.target!r}; expected pk.Target(params=...) and/or "
-                    "macs=... (SFP removes channels, not layers or input features)"
+                    f"{name}.target is {self.target!r}; expected pk.Target(params=...), macs=... "
+                    "and/or latency=... (SFP removes channels, not layers or input features)"
                 )
             return self._check_training()
         if self.rate is None:
@@ -71,6 +76,7 @@ class SFPConfig(MethodConfig):
         self._check_training()
 
     def _check_training(self) -> None:
+        self._check_latency_fields()
         self._one_of("criterion", CRITERIA)
         self._at_least("epochs", 1)
         self._positive("lr")

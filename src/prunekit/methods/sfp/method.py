@@ -10,11 +10,13 @@ from torch import nn
 
 from prunekit.core.analysis.graph import ChannelGraph, ChannelGroup
 from prunekit.core.budget.fractions import KeptFractions
-from prunekit.core.budget.search import search_level
+from prunekit.core.budget.metrics import Latency
+from prunekit.core.budget.search import SearchResult, search_level
 from prunekit.core.edit.plan import Plan
 from prunekit.core.edit.selection import group_edits, removal_count
 from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import ConfigError
+from prunekit.latency.goal import LatencyGoal, kept_fractions
 from prunekit.methods.outcome import MethodOutcome
 from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
 from prunekit.methods.sfp.heads import TwoHeads
@@ -38,18 +40,33 @@ def _head_path(graph: ChannelGraph, model: nn.Module) -> str:
 
 def _rate_for(
     model: nn.Module, groups: list[ChannelGroup], config: SFPConfig, inputs: ExampleInputs
-) -> float:
+) -> tuple[float, dict[str, Any] | None, tuple[Latency, Latency] | None]:
     """The smallest uniform rate whose exported model meets ``config.target`` (which channels
-    go does not change the counts, so the search runs before training)."""
+    go does not change the exported shapes, so the search runs before training). For a latency
+    target the shapes at the chosen rate are built and timed against the original and searched
+    again while above the target (``LatencyGoal.confirm``): the rate, the latency details and
+    the interleaved latencies; None for both without one."""
     assert config.target is not None
     targets = config.target.given()
     kept = KeptFractions(model, inputs, targets)
+    goal = None
+    if "latency" in targets:
+        goal = LatencyGoal(model, inputs, config.latency_threads, config.latency_refresh)
 
-    def evaluate(rate: float) -> dict[str, float]:
+    def plan_at(rate: float) -> Plan:
         removal = {i: list(range(removal_count(g, rate))) for i, g in enumerate(groups)}
-        return kept.of_removal(groups, removal)
+        return Plan(group_edits(model, groups, removal))
 
-    return search_level(evaluate, targets, tolerance=0.02).level
+    def choose(wanted: dict[str, float]) -> SearchResult:
+        return search_level(
+            lambda rate: kept_fractions(plan_at(rate), kept, goal), wanted, tolerance=0.02
+        )
+
+    chosen = choose(targets)
+    if goal is None:
+        return chosen.level, None, None
+    chosen, details, latencies = goal.confirm(chosen, targets, choose, lambda c: plan_at(c.level))
+    return chosen.level, details, latencies
 
 
 def prune_sfp(
@@ -69,9 +86,10 @@ def prune_sfp(
         raise ConfigError(f"{type(model).__name__} has no prunable conv or linear channel group")
     head = _head_path(graph, model) if isinstance(config, CRSFPConfig) else None
     norms = following_norms(model, example_inputs) if config.fold_norms else {}
-    rate = (
-        config.rate if config.target is None else _rate_for(model, groups, config, example_inputs)
-    )
+    rate, latency, latencies = config.rate, None, None
+    if config.target is not None:
+        rate, latency, latencies = _rate_for(model, groups, config, example_inputs)
+    assert rate is not None
     masks = GroupMasks(groups, rate, norms)
     heads = TwoHeads(model, head, masks)
     history = train(heads, masks, config, train_data, val_data)
@@ -90,4 +108,6 @@ def prune_sfp(
         "final_gap": history[-1]["gap"] if history else None,
         "masked_accuracy": masked,
     }
-    return MethodOutcome(model.eval(), plan, details)
+    if latency is not None:
+        details["latency"] = latency
+    return MethodOutcome(model.eval(), plan, details, latencies=latencies)
