@@ -7,6 +7,7 @@ writes its pruned model's weights to ``{out}.{rank}``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -71,6 +72,8 @@ def main(method: str, checkpoint: str, out: str, epochs: int) -> None:
     else:
         loader = DataLoader(data, batch_size=32, shuffle=True, generator=torch.Generator())
     config = CONFIGS[method](checkpoint or None, epochs)
+    if distributed and method == "sfp":  # a target: rank 0 chooses the rate, the others receive it
+        config = dataclasses.replace(config, rate=None, target=pk.Target(params=0.6))
     result = pk.prune(model, config, example_inputs=x[:2], train_data=loader)
     rank = dist.get_rank() if distributed else 0
     state = {k: v.contiguous() for k, v in result.model.state_dict().items()}

@@ -306,16 +306,37 @@ def test_nothing_to_remove_returns_the_model_untimed() -> None:
 
 
 @pytest.mark.slow
-def test_sfp_prunes_to_latency_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(latency_goal, "compare", _fake_compare(0.7, 0.45))
-    data = [(X[:32], torch.arange(32) % 10), (X[32:], torch.arange(32) % 10)]
-    config = pk.SFPConfig(target=pk.Target(latency=0.5), epochs=1, latency_threads=1)
-    result = pk.prune(wide_mlp(), config, X, train_data=data)
-    timed = result.details["latency"]
-    assert timed["met"] == "yes" and [a["measured"] for a in timed["attempts"]] == [0.7, 0.45]
-    assert timed["attempts"][1]["asked"] < 0.5  # searched again with the error corrected
-    # the model trained and exported has the shapes timed at the chosen rate
-    rate = result.details["rate"]
-    assert result.model[0].out_features == round(1024 * (1 - rate)) < 1024
-    assert result.after.ratio(result.before).speedup == pytest.approx(1 / 0.45)
-    assert "latency target 0.5" in result.summary()
+def test_sfp_prunes_to_latency_before_training_once_per_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.nets import ResidualNet  # a grouped and a depthwise conv
+
+    timed: list[dict[str, torch.Size]] = []
+    fake = _fake_compare(0.95, 0.8)
+
+    def recording(reference: nn.Module, candidate: nn.Module, *args: object) -> Comparison:
+        timed.append({k: v.shape for k, v in candidate.state_dict().items()})
+        return fake(reference, candidate, *args)
+
+    monkeypatch.setattr(latency_goal, "compare", recording)
+    x = torch.randn(8, 3, 32, 32)
+    data = [(torch.randn(8, 3, 32, 32), torch.arange(8) % 3) for _ in range(2)]
+    config = pk.SFPConfig(
+        target=pk.Target(latency=0.85), epochs=1, latency_threads=1, checkpoint_dir=str(tmp_path)
+    )
+    result = pk.prune(ResidualNet(), config, x, train_data=data)
+    latency = result.details["latency"]
+    assert latency["met"] == "yes" and [a["measured"] for a in latency["attempts"]] == [0.95, 0.8]
+    assert latency["attempts"][1]["asked"] < 0.85  # searched again with the error corrected
+    # the model trained and exported has exactly the shapes that were timed
+    exported = {k: v.shape for k, v in result.model.state_dict().items()}
+    assert exported == timed[-1] and result.model.grouped.out_channels < 32
+    assert result.after.ratio(result.before).speedup == pytest.approx(1 / 0.8)
+    assert "latency target 0.85" in result.summary()
+    # a resumed run reuses the stored choice instead of timing again (another measurement could
+    # choose another rate than the masks restored from the checkpoint)
+    monkeypatch.setattr(latency_goal, "compare", None)
+    again = pk.prune(ResidualNet(), config, x, train_data=data)
+    assert again.details["rate"] == result.details["rate"]
+    assert again.details["latency"] == latency and again.after.latency == result.after.latency
+    assert {k: v.shape for k, v in again.model.state_dict().items()} == exported

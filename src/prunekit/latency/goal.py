@@ -63,13 +63,18 @@ class LatencyGoal:
         targets: dict[str, float],
         choose: Callable[[dict[str, float]], C],
         plan_of: Callable[[C], Plan],
+        hint: str = "a larger batch, a lower target, or a larger round_to so the kept counts "
+        "suit the kernels",
+        stacklevel: int = 4,
     ) -> tuple[C, dict[str, Any], tuple[Latency, Latency] | None]:
         """Time ``first`` against the original; search again with a corrected goal while the
         measurement is above the target (up to ``ATTEMPTS`` builds; ``plan_of`` gives a
         candidate's plan, ``choose`` searches again for other targets). The fastest build at or
         below the target is chosen, else the fastest within the measurement's noise of it, else
-        the fastest with a warning. Returns the chosen candidate, the details and the
-        interleaved latencies of the original and the chosen model."""
+        the fastest with a warning (``stacklevel`` for ``warnings.warn``, pointing at the
+        caller of ``pk.prune``). ``hint`` is the fix the error names when nothing is faster.
+        Returns the chosen candidate, the details and the interleaved latencies of the original
+        and the chosen model."""
         wanted = targets["latency"]
         if not plan_of(first).edits:  # nothing to remove (e.g. latency=1): nothing to time
             return first, _unchanged(wanted), None
@@ -110,8 +115,7 @@ class LatencyGoal:
                 f"no pruned model faster than the original was found for Target(latency={wanted}) "
                 f"(measured after / before: {measured}; "
                 f"{comparison.before}): on this device, batch and thread count the channels "
-                "removed do not make it faster. Fix: a larger batch, a lower target, or a "
-                "larger round_to so the kept counts suit the kernels"
+                f"removed do not make it faster. Fix: {hint}"
             )
         if best == "no":
             warnings.warn(
@@ -119,7 +123,7 @@ class LatencyGoal:
                 f"{comparison.ratio:.3f} of the original's latency (speed-up "
                 f"{comparison.speedup:.2f}x, noise {comparison.noise:.1%}) after "
                 f"{len(tried)} attempts; it is returned (see result.details['latency'])",
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
         details = {
             "target": wanted,

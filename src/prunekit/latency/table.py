@@ -128,7 +128,10 @@ def layer_seconds(layer: nn.Module, tensor: torch.Tensor, threads: int) -> float
     (``Timer.blocked_autorange`` spends 5-20 times ``MIN_RUN_TIME`` on choosing its block size
     for a layer this short; a table measures hundreds of them.)"""
     benchmark = quiet_import_benchmark()
-    synchronize = torch.cuda.synchronize if tensor.is_cuda else (lambda: None)
+
+    def synchronize() -> None:
+        if tensor.is_cuda:
+            torch.cuda.synchronize(tensor.device)
 
     def call() -> None:
         layer(tensor)

@@ -43,7 +43,8 @@ def search_level(
         wanted = ", ".join(f"{k}={v}" for k, v in targets.items())
         raise ConfigError(
             f"the target ({wanted}) cannot be reached: the most this configuration can remove "
-            f"keeps {reachable}; fix: raise max_fraction, remove ignore entries, or ask less"
+            f"keeps {reachable}; fix: ask less, or let more be removed (channel pruning: "
+            "raise max_fraction, remove ignore entries)"
         )
     low, high, best = 0.0, 1.0, (1.0, at_one)
     evaluations = 2

@@ -8,21 +8,18 @@ from typing import Any
 
 from torch import nn
 
-from prunekit.core.analysis.graph import ChannelGraph, ChannelGroup
-from prunekit.core.budget.fractions import KeptFractions
-from prunekit.core.budget.metrics import Latency
-from prunekit.core.budget.search import SearchResult, search_level
+from prunekit.core.analysis.graph import ChannelGraph
 from prunekit.core.edit.plan import Plan
-from prunekit.core.edit.selection import group_edits, removal_count
+from prunekit.core.edit.selection import group_edits
 from prunekit.core.model.inputs import ExampleInputs
 from prunekit.errors import ConfigError
-from prunekit.latency.goal import LatencyGoal, kept_fractions
 from prunekit.methods.outcome import MethodOutcome
 from prunekit.methods.sfp.config import CRSFPConfig, SFPConfig
 from prunekit.methods.sfp.heads import TwoHeads
 from prunekit.methods.sfp.loop import train
 from prunekit.methods.sfp.masks import GroupMasks, maskable
 from prunekit.methods.sfp.norms import following_norms
+from prunekit.methods.sfp.rate import chosen_rate
 from prunekit.methods.sfp.recalibrate import recalibrate
 from prunekit.train.loop import accuracy
 
@@ -36,37 +33,6 @@ def _head_path(graph: ChannelGraph, model: nn.Module) -> str:
             f"{type(model).__name__} has {heads or 'none'}"
         )
     return heads[0]
-
-
-def _rate_for(
-    model: nn.Module, groups: list[ChannelGroup], config: SFPConfig, inputs: ExampleInputs
-) -> tuple[float, dict[str, Any] | None, tuple[Latency, Latency] | None]:
-    """The smallest uniform rate whose exported model meets ``config.target`` (which channels
-    go does not change the exported shapes, so the search runs before training). For a latency
-    target the shapes at the chosen rate are built and timed against the original and searched
-    again while above the target (``LatencyGoal.confirm``): the rate, the latency details and
-    the interleaved latencies; None for both without one."""
-    assert config.target is not None
-    targets = config.target.given()
-    kept = KeptFractions(model, inputs, targets)
-    goal = None
-    if "latency" in targets:
-        goal = LatencyGoal(model, inputs, config.latency_threads, config.latency_refresh)
-
-    def plan_at(rate: float) -> Plan:
-        removal = {i: list(range(removal_count(g, rate))) for i, g in enumerate(groups)}
-        return Plan(group_edits(model, groups, removal))
-
-    def choose(wanted: dict[str, float]) -> SearchResult:
-        return search_level(
-            lambda rate: kept_fractions(plan_at(rate), kept, goal), wanted, tolerance=0.02
-        )
-
-    chosen = choose(targets)
-    if goal is None:
-        return chosen.level, None, None
-    chosen, details, latencies = goal.confirm(chosen, targets, choose, lambda c: plan_at(c.level))
-    return chosen.level, details, latencies
 
 
 def prune_sfp(
@@ -88,7 +54,7 @@ def prune_sfp(
     norms = following_norms(model, example_inputs) if config.fold_norms else {}
     rate, latency, latencies = config.rate, None, None
     if config.target is not None:
-        rate, latency, latencies = _rate_for(model, groups, config, example_inputs)
+        rate, latency, latencies = chosen_rate(model, groups, config, example_inputs)
     assert rate is not None
     masks = GroupMasks(groups, rate, norms)
     heads = TwoHeads(model, head, masks)
