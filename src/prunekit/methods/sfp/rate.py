@@ -39,6 +39,8 @@ def plan_at(model: nn.Module, groups: list[ChannelGroup], rate: float) -> Plan:
     removal = {
         i: lowest(g, torch.zeros(g.size), removal_count(g, rate)) for i, g in enumerate(groups)
     }
+    # groups with nothing removed stay out: an empty removal still makes a (no-op) edit, and a
+    # plan without edits is how rate 0 says "nothing to time"
     return Plan(group_edits(model, groups, {i: r for i, r in removal.items() if r}))
 
 
@@ -66,6 +68,8 @@ def search_rate(
     chosen = choose(targets)
     if goal is None:
         return chosen.level, None, None
+    # the warning points at the user's call: confirm < search_rate < chosen_rate < prune_sfp
+    # < pk.prune < caller
     chosen, details, latencies = goal.confirm(
         chosen, targets, choose, lambda c: plan_at(model, groups, c.level), HINT, stacklevel=6
     )
